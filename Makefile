@@ -1,0 +1,44 @@
+# Two promises: `make run` and `make test` work on a fresh machine with Python 3.11 and a package index.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: setup run test lint format dev lock clean
+
+setup: $(INSTALLED)
+
+# Re-installs only when the pinned requirements or the project metadata change.
+$(INSTALLED): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/revops-dbt parse --quiet
+	touch $(INSTALLED)
+
+run: setup
+	$(BIN)/revops run
+
+test: setup lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The Dagster UI on the same instance config `revops run` uses.
+dev: setup
+	mkdir -p .revops/dagster && cp dagster.yaml .revops/dagster/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.revops/dagster $(BIN)/dagster dev -w workspace.yaml
+
+# Re-resolve the pinned versions after changing dependencies in pyproject.toml.
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements.lock
+
+clean:
+	rm -rf .revops dbt_project/target dbt_project/logs

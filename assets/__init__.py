@@ -1,0 +1,1 @@
+"""Dagster definitions for revops: every warehouse table is an asset."""

@@ -1,0 +1,1 @@
+"""Shared foundations of revops: settings, paths, the warehouse client and the workspace registry."""

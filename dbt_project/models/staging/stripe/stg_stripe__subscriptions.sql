@@ -1,0 +1,63 @@
+{{ config(order_by=['workspace_id', 'subscription_id']) }}
+
+with
+
+source as (
+
+    select * from {{ source('stripe', 'subscriptions') }}
+
+),
+
+deduplicated as (
+
+    {{ deduplicate_latest('source') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        workspace_id,
+        id as subscription_id,
+        customer as customer_id,
+        latest_invoice as latest_invoice_id,
+        default_payment_method as default_payment_method_id,
+
+        ---------- strings
+        status,
+        collection_method,
+        {{ json_extract('cancellation_details', 'reason') }} as cancellation_reason,
+        {{ json_extract('cancellation_details', 'feedback') }} as cancellation_feedback,
+        {{ normalize_currency('currency') }} as currency,
+        metadata,
+
+        ---------- numerics
+        days_until_due,
+
+        ---------- booleans
+        cancel_at_period_end as is_cancel_at_period_end,
+        livemode as is_livemode,
+
+        ---------- timestamps
+        {{ epoch_to_timestamp('created') }} as created_at,
+        {{ epoch_to_timestamp('start_date') }} as start_at,
+        {{ epoch_to_timestamp('billing_cycle_anchor') }} as billing_cycle_anchor_at,
+        {{ epoch_to_timestamp('trial_start') }} as trial_start_at,
+        {{ epoch_to_timestamp('trial_end') }} as trial_end_at,
+        {{ epoch_to_timestamp('cancel_at') }} as cancel_at,
+        {{ epoch_to_timestamp('canceled_at') }} as canceled_at,
+        {{ epoch_to_timestamp('ended_at') }} as ended_at,
+        _revops_synced_at
+
+    from deduplicated
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,1 @@
+"""dlt sources (one package per provider) and the path that loads them into ClickHouse."""

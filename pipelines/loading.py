@@ -1,0 +1,143 @@
+"""The one path that lands dlt data in ClickHouse, embedded (chDB) or server alike.
+
+dlt's own ClickHouse destination speaks the native TCP protocol, which chDB does not, so revops loads
+through a dlt custom destination that inserts each normalized Parquet file with clickhouse-connect.
+Raw tables follow the dlt schema: a column that appears in the source appears in the table
+(`ADD COLUMN`), never breaking a load. Tables with a primary key are ReplacingMergeTree ordered by
+that key and versioned by `_revops_synced_at`, so re-loading a file, re-running a pipeline or
+overlapping extraction windows never duplicates an object once staging (or `FINAL`) deduplicates.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import dlt
+import pyarrow.parquet as pq
+from clickhouse_connect.driver.client import Client
+from dlt.common.schema import TColumnSchema, TTableSchema
+
+from core.warehouse import connect
+
+RAW_DATABASE = "raw"
+VERSION_COLUMN = "_revops_synced_at"
+# Sorting-key columns come first in this order when a table's primary key includes them.
+KEY_COLUMN_ORDER = ("workspace_id",)
+
+_SCALAR_TYPES: dict[str, str] = {
+    "text": "String",
+    "bigint": "Int64",
+    "bool": "Bool",
+    "double": "Float64",
+    "json": "String",
+    "binary": "String",
+    "time": "String",
+    "date": "Date32",
+    "wei": "Int256",
+}
+
+
+def clickhouse_type(column: Mapping[str, Any]) -> str:
+    """ClickHouse type of a dlt column; nullable unless dlt marks it otherwise."""
+    data_type = column.get("data_type")
+    if data_type == "timestamp":
+        base = f"DateTime64({column.get('precision') or 6}, 'UTC')"
+    elif data_type == "decimal":
+        base = f"Decimal({column.get('precision') or 38}, {column.get('scale') or 9})"
+    elif data_type in _SCALAR_TYPES:
+        base = _SCALAR_TYPES[data_type]
+    else:
+        raise ValueError(f"column {column.get('name')!r} has unsupported dlt type {data_type!r}")
+    return base if column.get("nullable", True) is False else f"Nullable({base})"
+
+
+def _quote(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def _sorting_key(columns: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    key = [name for name, column in columns.items() if column.get("primary_key")]
+    return sorted(key, key=lambda name: KEY_COLUMN_ORDER.index(name) if name in KEY_COLUMN_ORDER else 99)
+
+
+def create_table_sql(database: str, table: str, columns: Mapping[str, Mapping[str, Any]]) -> str:
+    column_sql = ",\n  ".join(f"{_quote(name)} {clickhouse_type(column)}" for name, column in columns.items())
+    key = _sorting_key(columns)
+    if key:
+        version = _quote(VERSION_COLUMN) if VERSION_COLUMN in columns else ""
+        engine = f"ReplacingMergeTree({version})"
+        order_by = ", ".join(_quote(name) for name in key)
+    else:
+        engine, order_by = "MergeTree", ""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {_quote(database)}.{_quote(table)} (\n  {column_sql}\n)"
+        f"\nENGINE = {engine}\nORDER BY ({order_by})"
+    )
+
+
+def ensure_table(client: Client, database: str, table: str, columns: Mapping[str, Mapping[str, Any]]) -> None:
+    """Create the table, or add the columns it lacks; existing columns are never altered or dropped."""
+    complete = {name: column for name, column in columns.items() if column.get("data_type")}
+    client.command(f"CREATE DATABASE IF NOT EXISTS {_quote(database)}")
+    client.command(create_table_sql(database, table, complete))
+    existing = {
+        row[0]
+        for row in client.query(
+            "SELECT name FROM system.columns WHERE database = {db:String} AND table = {tbl:String}",
+            parameters={"db": database, "tbl": table},
+        ).result_rows
+    }
+    for name, column in complete.items():
+        if name not in existing:
+            client.command(
+                f"ALTER TABLE {_quote(database)}.{_quote(table)} "
+                f"ADD COLUMN IF NOT EXISTS {_quote(name)} {clickhouse_type(column)}"
+            )
+
+
+def contract_columns(
+    declared: Mapping[str, str], primary_key: Iterable[str] = (), required: Iterable[str] = ()
+) -> dict[str, TColumnSchema]:
+    """dlt column schemas from a `{name: dlt data type}` contract; key and required columns are not null."""
+    keys = list(primary_key)
+    not_null = {*keys, *required}
+    columns: dict[str, TColumnSchema] = {}
+    for name in [*keys, *declared]:
+        data_type = declared.get(name, "text")
+        column: TColumnSchema = {"name": name, "data_type": data_type, "nullable": name not in not_null}  # type: ignore[typeddict-item]
+        if name in keys:
+            column["primary_key"] = True
+        if data_type == "decimal":
+            column["precision"], column["scale"] = 38, 9
+        columns[name] = column
+    return columns
+
+
+# dlt may call the destination from several load workers; chDB and DDL are serialized here.
+_load_guard = threading.Lock()
+
+
+def _load_file(file_path: str, table: TTableSchema, database: str) -> None:
+    data = pq.read_table(file_path)
+    with _load_guard, connect() as client:
+        ensure_table(client, database, table["name"], table["columns"])
+        if data.num_rows:
+            client.insert_arrow(f"{_quote(database)}.{_quote(table['name'])}", data)
+
+
+def clickhouse_destination(database: str = RAW_DATABASE) -> Any:
+    """A dlt destination that loads into `database` of the configured warehouse."""
+
+    @dlt.destination(
+        name="revops_clickhouse",
+        batch_size=0,  # one call per normalized file: insert it whole
+        loader_file_format="parquet",
+        naming_convention="snake_case",
+        skip_dlt_columns_and_tables=False,
+    )
+    def load_into_clickhouse(items: str, table: TTableSchema) -> None:
+        _load_file(items, table, database)
+
+    return load_into_clickhouse

@@ -1,0 +1,160 @@
+"""The Stripe source against the simulator: completeness, incrementality, faults, bad input."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from core.warehouse import connect
+from pipelines.runner import load_stripe
+from pipelines.stripe.settings import ENDPOINTS, INVOICE_LINE_ITEMS_TABLE, SUBSCRIPTION_ITEMS_TABLE
+from simulator import Faults, SimulatorServer, World
+from tests.pipelines.conftest import raw_ids, stripe_workspaces
+
+TABLE_FOR_TRUTH = {
+    **{endpoint.resource: endpoint.table for endpoint in ENDPOINTS},
+    "subscription_items": SUBSCRIPTION_ITEMS_TABLE,
+    "invoice_line_items": INVOICE_LINE_ITEMS_TABLE,
+}
+
+
+def _load_all(world: World, server: SimulatorServer) -> dict[str, dict[str, int]]:
+    loads = [load_stripe(workspace) for workspace in stripe_workspaces(world, server)]
+    assert all(load.ok for load in loads), [load.error for load in loads]
+    return {load.workspace_id: load.rows_by_table for load in loads}
+
+
+def _assert_matches_truth(world: World, *, malformed_skipped: bool = False) -> None:
+    for workspace in world.workspaces:
+        truth = world.ground_truth(workspace.id)
+        for resource, table in TABLE_FOR_TRUTH.items():
+            skipped = truth.malformed_ids.get(resource, set()) if malformed_skipped else set()
+            expected = {obj["id"] for obj in truth.objects[resource]} - skipped
+            loaded = set(raw_ids(table, workspace.id))
+            if resource == "events":
+                # Stripe serves 30 days of events; the warehouse keeps the older ones it loaded.
+                assert expected <= loaded, f"{workspace.id}: {table}"
+            else:
+                assert loaded == expected, f"{workspace.id}: {table}"
+
+
+def test_full_load_matches_ground_truth(world: World, server: SimulatorServer) -> None:
+    _load_all(world, server)
+    _assert_matches_truth(world)
+    with connect() as client:
+        workspaces = client.query("SELECT DISTINCT workspace_id FROM raw.stripe_charges").result_rows
+    assert sorted(row[0] for row in workspaces) == sorted(ws.id for ws in world.workspaces)
+
+
+def test_loaded_objects_carry_their_latest_state(world: World, server: SimulatorServer) -> None:
+    _load_all(world, server)
+    world.advance_to(world.now.date() + timedelta(days=3))
+    _load_all(world, server)
+    workspace = world.workspaces[0]
+    truth = {inv["id"]: inv for inv in world.ground_truth(workspace.id).objects["invoices"]}
+    with connect() as client:
+        loaded = dict(
+            client.query(
+                "SELECT id, status FROM raw.stripe_invoices FINAL WHERE workspace_id = {ws:String}",
+                parameters={"ws": workspace.id},
+            ).result_rows
+        )
+    assert loaded == {invoice_id: invoice["status"] for invoice_id, invoice in truth.items()}
+
+
+def test_second_run_fetches_only_new_or_changed_objects(world: World, server: SimulatorServer) -> None:
+    _load_all(world, server)
+    before = {ws.id: world.ground_truth(ws.id).objects for ws in world.workspaces}
+    world.advance_to(world.now.date() + timedelta(days=1))
+    server.stats.reset()
+    rows = _load_all(world, server)
+    _assert_matches_truth(world)
+    for workspace in world.workspaces:
+        after = world.ground_truth(workspace.id).objects
+        for resource in ("customers", "invoices", "charges", "subscriptions"):
+            previous = {obj["id"]: obj for obj in before[workspace.id][resource]}
+            changed = {obj["id"] for obj in after[resource] if previous.get(obj["id"]) != obj}
+            loaded = rows[workspace.id].get(TABLE_FOR_TRUTH[resource], 0)
+            # Objects created in the cursor's last second are listed again (gte), nothing else is.
+            assert len(changed) <= loaded <= len(changed) + 3, (workspace.id, resource, len(changed), loaded)
+            assert loaded < len(after[resource]), f"{resource} was re-fetched in full"
+
+
+def test_same_rows_under_server_errors_and_rate_limits(world: World, server: SimulatorServer) -> None:
+    server.faults = Faults(error_rate=0.2, truncate_rate=0.05, rate_limit_per_s=15, seed=3)
+    _load_all(world, server)
+    _assert_matches_truth(world)
+    statuses = Counter()
+    for (_, status), count in server.stats.statuses.items():
+        statuses[status] += count
+    assert statuses[429] > 0 and sum(count for status, count in statuses.items() if status >= 500) > 0
+
+
+def test_stays_within_stripe_test_mode_rate_limit(world: World, server: SimulatorServer) -> None:
+    server.faults = Faults(rate_limit_per_s=25)
+    _load_all(world, server)
+    assert not any(status == 429 for (_, status) in server.stats.statuses)
+
+
+def test_invalid_api_key_fails_fast_naming_the_workspace(world: World, server: SimulatorServer) -> None:
+    workspace = stripe_workspaces(world, server)[0]
+    assert workspace.stripe is not None
+    workspace.stripe.api_key = type(workspace.stripe.api_key)("sk_test_not_a_real_key_0000")  # type: ignore[misc]
+    started = time.monotonic()
+    load = load_stripe(workspace)
+    assert load.error is not None
+    assert repr(workspace.id) in load.error and "API key" in load.error
+    assert time.monotonic() - started < 10
+
+
+def test_malformed_records_are_quarantined_and_the_rest_loads(world: World, server: SimulatorServer) -> None:
+    server.faults = Faults(malformed={"charges": 2, "customers": 1})
+    _load_all(world, server)
+    for workspace in world.workspaces:
+        malformed = world.ground_truth(workspace.id).malformed_ids
+        assert len(malformed["charges"]) == 2
+        with connect() as client:
+            rejected = client.query(
+                "SELECT resource, object_id, reason FROM raw.stripe_rejected_records FINAL "
+                "WHERE workspace_id = {ws:String}",
+                parameters={"ws": workspace.id},
+            ).result_rows
+        assert {(resource, object_id) for resource, object_id, _ in rejected} >= {
+            ("charges", object_id) for object_id in malformed["charges"]
+        }
+        assert all(reason for _, _, reason in rejected)
+    _assert_matches_truth(world, malformed_skipped=True)
+
+
+def test_new_source_field_becomes_a_column(world: World, server: SimulatorServer) -> None:
+    _load_all(world, server)
+    world.advance_to(world.now.date() + timedelta(days=2))
+    server.faults = Faults(extra_fields={"customers": {"loyalty_tier": "gold"}})
+    _load_all(world, server)
+    _assert_matches_truth(world)
+    with connect() as client:
+        tiers = client.query(
+            "SELECT loyalty_tier, count() FROM raw.stripe_customers FINAL GROUP BY loyalty_tier"
+        ).result_rows
+    assert dict(tiers).get("gold", 0) > 0
+
+
+def test_rerun_with_no_changes_loads_nothing_new(world: World, server: SimulatorServer) -> None:
+    _load_all(world, server)
+    with connect() as client:
+        before = client.query("SELECT count() FROM raw.stripe_invoices FINAL").result_rows
+    _load_all(world, server)
+    with connect() as client:
+        after = client.query("SELECT count() FROM raw.stripe_invoices FINAL").result_rows
+    assert before == after
+
+
+@pytest.mark.parametrize("resource", ["subscriptions", "invoices"])
+def test_child_lists_are_complete(world: World, server: SimulatorServer, resource: str) -> None:
+    _load_all(world, server)
+    child = {"subscriptions": "subscription_items", "invoices": "invoice_line_items"}[resource]
+    _assert_matches_truth(world)
+    assert any(world.ground_truth(ws.id).objects[child] for ws in world.workspaces)

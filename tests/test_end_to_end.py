@@ -1,0 +1,224 @@
+"""The whole pipeline as users run it: `revops run` (Dagster job: dlt → ClickHouse → dbt), twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from core.settings import get_settings
+from core.warehouse import connect
+from pipelines.runner import load_stripe
+from simulator import SimulatorServer, World
+from tests.pipelines.conftest import AS_OF, SCALE, stripe_workspaces
+
+STAGING_MODELS = [
+    "stg_stripe__customers",
+    "stg_stripe__products",
+    "stg_stripe__prices",
+    "stg_stripe__subscriptions",
+    "stg_stripe__subscription_items",
+    "stg_stripe__invoices",
+    "stg_stripe__invoice_lines",
+    "stg_stripe__invoice_payments",
+    "stg_stripe__charges",
+    "stg_stripe__payment_intents",
+    "stg_stripe__refunds",
+    "stg_stripe__disputes",
+    "stg_stripe__payouts",
+    "stg_stripe__balance_transactions",
+    "stg_stripe__events",
+]
+# The id column of each staging model is its table's key together with workspace_id.
+KEY_COLUMN = {
+    "stg_stripe__subscription_items": "subscription_item_id",
+    "stg_stripe__invoice_lines": "invoice_line_id",
+    "stg_stripe__invoice_payments": "invoice_payment_id",
+    "stg_stripe__payment_intents": "payment_intent_id",
+    "stg_stripe__balance_transactions": "balance_transaction_id",
+}
+
+
+def _key_column(model: str) -> str:
+    return KEY_COLUMN.get(model, model.removeprefix("stg_stripe__").removesuffix("s") + "_id")
+
+
+def _tool(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+# `make run` simulates up to today at the default scale. A fixed day a year into the simulated
+# history keeps this test deterministic while every object type exists in both workspaces
+# (disputes are about 0.5% of charges).
+DEMO_AS_OF = date(2026, 11, 1)
+
+
+def _env(home: Path) -> dict[str, str]:
+    """`make run`'s environment, on a fixed simulator date."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REVOPS_", "DAGSTER_HOME"))}
+    return env | {"REVOPS_HOME": str(home), "REVOPS_SIM_AS_OF": DEMO_AS_OF.isoformat()}
+
+
+@contextmanager
+def _warehouse_of(home: Path) -> Iterator[Client]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REVOPS_HOME", str(home))
+        get_settings.cache_clear()
+        try:
+            with connect() as client:
+                yield client
+        finally:
+            get_settings.cache_clear()
+
+
+def _staging_counts(home: Path) -> dict[str, dict[str, int]]:
+    with _warehouse_of(home) as client:
+        return {
+            model: dict(
+                client.query(
+                    f"SELECT workspace_id, count() FROM staging.{model} GROUP BY workspace_id"
+                ).result_rows
+            )
+            for model in STAGING_MODELS
+        }
+
+
+def _duplicate_keys(home: Path) -> dict[str, int]:
+    with _warehouse_of(home) as client:
+        return {
+            model: int(
+                client.command(
+                    f"SELECT count() - uniqExact(workspace_id, {_key_column(model)}) FROM staging.{model}"
+                )
+            )
+            for model in STAGING_MODELS
+        }
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("demo")
+    completed = subprocess.run(
+        [_tool("revops"), "run"], env=_env(home), capture_output=True, text=True, timeout=900, check=False
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    assert "succeeded" in completed.stdout
+    return home
+
+
+@pytest.mark.slow
+def test_every_staging_model_is_filled_for_both_workspaces(demo_home: Path) -> None:
+    counts = _staging_counts(demo_home)
+    for model in STAGING_MODELS:
+        assert set(counts[model]) == {"acme", "globex"}, model
+        assert all(count > 0 for count in counts[model].values()), model
+
+
+@pytest.mark.slow
+def test_staging_has_one_row_per_key(demo_home: Path) -> None:
+    assert _duplicate_keys(demo_home) == dict.fromkeys(STAGING_MODELS, 0)
+
+
+@pytest.mark.slow
+def test_second_run_changes_no_counts(demo_home: Path) -> None:
+    before = _staging_counts(demo_home)
+    completed = subprocess.run(
+        [_tool("revops"), "run"],
+        env=_env(demo_home),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    assert _staging_counts(demo_home) == before
+
+
+KILLED_RUN_SEED = 11
+KILLED_LOADER = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    import pipelines.loading as loading
+    from core.workspaces import Workspace
+    from pipelines.runner import load_stripe
+
+    files_loaded = 0
+    original = loading._load_file
+
+    def load_then_die(*args, **kwargs):
+        global files_loaded
+        original(*args, **kwargs)
+        files_loaded += 1
+        if files_loaded == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    loading._load_file = load_then_die
+    for workspace in json.loads(sys.argv[1]):
+        load_stripe(Workspace.model_validate(workspace))
+    """
+)
+
+
+@pytest.fixture
+def killed_then_rerun_home(revops_home: Path) -> Iterator[Path]:
+    world = World(seed=KILLED_RUN_SEED, as_of=AS_OF, scale=SCALE)
+    with SimulatorServer(world) as server:
+        workspaces = stripe_workspaces(world, server)
+        payload = json.dumps(
+            [
+                {
+                    "id": sim.id,
+                    "name": sim.name,
+                    "stripe": {"api_base": server.stripe_base_url, "api_key": sim.stripe_api_key},
+                }
+                for sim in world.workspaces
+            ]
+        )
+        killed = subprocess.run(
+            [sys.executable, "-c", KILLED_LOADER, payload, "5"],
+            env=os.environ | {"REVOPS_HOME": str(revops_home)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert killed.returncode == -9, killed.stderr[-3000:]
+        for workspace in workspaces:
+            assert load_stripe(workspace).ok
+        build = subprocess.run(
+            [_tool("revops-dbt"), "build", "--quiet"],
+            env=os.environ | {"REVOPS_HOME": str(revops_home)},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert build.returncode == 0, build.stdout[-4000:]
+        yield revops_home
+
+
+@pytest.mark.slow
+def test_kill_mid_load_then_rerun_duplicates_nothing(killed_then_rerun_home: Path) -> None:
+    assert _duplicate_keys(killed_then_rerun_home) == dict.fromkeys(STAGING_MODELS, 0)
+    counts = _staging_counts(killed_then_rerun_home)
+    world = World(seed=KILLED_RUN_SEED, as_of=AS_OF, scale=SCALE)
+    for workspace in world.workspaces:
+        truth = world.ground_truth(workspace.id).objects
+        for resource in (
+            "customers",
+            "subscriptions",
+            "invoices",
+            "charges",
+            "payouts",
+            "balance_transactions",
+        ):
+            assert counts[f"stg_stripe__{resource}"].get(workspace.id, 0) == len(truth[resource]), resource
