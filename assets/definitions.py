@@ -3,15 +3,15 @@
 from dagster import Definitions, in_process_executor
 
 from assets import ingestion, transformation
-from assets.jobs import daily_schedule, revops_main_job
+from assets.jobs import daily_schedule, revops_main_job, source_jobs, source_schedules
 from assets.resources import default_resources
 
 defs = Definitions.merge(
     ingestion.defs,
     transformation.defs,
     Definitions(
-        jobs=[revops_main_job],
-        schedules=[daily_schedule],
+        jobs=[revops_main_job, *source_jobs],
+        schedules=[daily_schedule, *source_schedules],
         resources=default_resources(),
         # Steps run one after another in the run's process: the embedded warehouse is opened by one
         # process at a time, and the dbt step hands it to its own subprocess only when loading is done.

@@ -1,6 +1,9 @@
-"""The main job and its schedule."""
+"""Jobs and schedules: the main job over everything, and one job per source at its own cadence."""
 
 from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from assets.ingestion import SOURCES, IngestedSource
 
 MAIN_JOB_NAME = "revops_main"
 
@@ -10,6 +13,7 @@ revops_main_job = define_asset_job(
     description="Load every source for every workspace, then build and test the dbt models.",
 )
 
+# Schedules start stopped: turning one on is a decision about a real account, not a default.
 daily_schedule = ScheduleDefinition(
     name="revops_main_daily",
     job=revops_main_job,
@@ -17,3 +21,25 @@ daily_schedule = ScheduleDefinition(
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
 )
+
+
+def source_job(source: IngestedSource) -> UnresolvedAssetJobDefinition:
+    """Load one source and rebuild only the models downstream of it."""
+    return define_asset_job(
+        f"load_{source.name}",
+        selection=AssetSelection.groups(f"{source.name}_raw").downstream(),
+        description=f"Load {source.name} for every workspace, then build and test what depends on it.",
+    )
+
+
+source_jobs = [source_job(source) for source in SOURCES]
+source_schedules = [
+    ScheduleDefinition(
+        name=f"{job.name}_schedule",
+        job=job,
+        cron_schedule=source.cron_schedule,
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+    )
+    for source, job in zip(SOURCES, source_jobs, strict=True)
+]

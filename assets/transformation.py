@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, AssetKey, Definitions
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from core.paths import DBT_PROJECT_DIR
+from pipelines.runner import ensure_raw_tables
 
 revops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 revops_dbt_project.prepare_if_dev()
@@ -37,6 +38,8 @@ class RevopsDbtTranslator(DagsterDbtTranslator):
     dagster_dbt_translator=RevopsDbtTranslator(),
 )
 def revops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    # Models over a source no workspace has configured build empty instead of failing.
+    ensure_raw_tables()
     yield from dbt.cli(["build"], context=context).stream()
 
 

@@ -8,10 +8,16 @@ A registry is a TOML file (`REVOPS_WORKSPACES_FILE`):
     [workspaces.acme.stripe]
     api_base = "https://api.stripe.com"     # optional
 
-Secrets do not belong in this file: a Stripe key is resolved by dlt from the environment
-(`STRIPE_ACME__SOURCES__STRIPE__API_KEY`) or `.dlt/secrets.toml` (`[stripe_acme.sources.stripe]
-api_key = "sk_live_…"`). A registry built in code (the demo's, pointing at the simulator) may carry
-keys directly.
+    [workspaces.acme.plaid]
+    api_base = "https://production.plaid.com"
+
+    [workspaces.acme.quickbooks]
+    realm_id = "9130350000000001"
+
+Secrets do not belong in this file. dlt resolves each source's secrets from the environment or
+`.dlt/secrets.toml` under the pipeline `<source>_<workspace>`: `STRIPE_ACME__SOURCES__STRIPE__API_KEY`,
+or `[stripe_acme.sources.stripe] api_key = "sk_live_…"`. A registry built in code (the demo's,
+pointing at the simulator) may carry them directly.
 """
 
 from __future__ import annotations
@@ -35,19 +41,54 @@ class StripeAccount(BaseModel):
     )
 
 
+class PlaidAccount(BaseModel):
+    """A Plaid client and the Items (bank logins) linked for this workspace."""
+
+    api_base: str = "https://production.plaid.com"
+    client_id: str | None = None
+    secret: SecretStr | None = None
+    access_tokens: list[SecretStr] = Field(default_factory=list, description="One per linked Item.")
+
+
+class OAuthAccount(BaseModel):
+    """An OAuth2 connection to an accounting API; refresh tokens rotate on every refresh."""
+
+    api_base: str
+    token_url: str
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+
+
+class QuickBooksAccount(OAuthAccount):
+    api_base: str = "https://quickbooks.api.intuit.com"
+    token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    realm_id: str = Field(description="The QuickBooks company id.")
+
+
+class XeroAccount(OAuthAccount):
+    api_base: str = "https://api.xero.com"
+    token_url: str = "https://identity.xero.com/connect/token"
+    tenant_id: str = Field(description="The Xero organisation (Xero-tenant-id header).")
+
+
 class Workspace(BaseModel):
     id: str = Field(
         pattern=WORKSPACE_ID_PATTERN, description="Tenant id; stored as workspace_id on every row."
     )
     name: str
     stripe: StripeAccount | None = None
+    plaid: PlaidAccount | None = None
+    quickbooks: QuickBooksAccount | None = None
+    xero: XeroAccount | None = None
 
 
 class WorkspaceRegistry(BaseModel):
     workspaces: list[Workspace]
 
-    def with_stripe(self) -> list[Workspace]:
-        return [workspace for workspace in self.workspaces if workspace.stripe is not None]
+    def with_provider(self, provider: str) -> list[Workspace]:
+        """The workspaces that have an account with `provider` (a Workspace field: stripe, plaid …)."""
+        return [workspace for workspace in self.workspaces if getattr(workspace, provider) is not None]
 
 
 def load_registry(path: Path) -> WorkspaceRegistry:

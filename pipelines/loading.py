@@ -18,11 +18,22 @@ import dlt
 import pyarrow.parquet as pq
 from clickhouse_connect.driver.client import Client
 from dlt.common.schema import TColumnSchema, TTableSchema
+from dlt.common.schema.utils import new_table
 
 from core.warehouse import connect
 
 RAW_DATABASE = "raw"
 VERSION_COLUMN = "_revops_synced_at"
+# Columns every raw table carries besides the provider's own fields: the tenant, when the row was
+# fetched (the version staging keeps the latest of), and dlt's load and row ids (tiebreaks).
+LINEAGE_COLUMNS: dict[str, str] = {
+    "workspace_id": "text",
+    VERSION_COLUMN: "timestamp",
+    "_dlt_load_id": "text",
+    "_dlt_id": "text",
+}
+PIPELINE_STATE_TABLE = "_dlt_pipeline_state"
+STATE_BLOB_COLUMN = "state"
 # Sorting-key columns come first in this order when a table's primary key includes them.
 KEY_COLUMN_ORDER = ("workspace_id",)
 
@@ -115,12 +126,39 @@ def contract_columns(
     return columns
 
 
+def declare_table(
+    schema: dlt.Schema,
+    table: str,
+    declared: Mapping[str, str],
+    primary_key: Iterable[str],
+    *,
+    resource: str,
+    required: Iterable[str] = (),
+) -> None:
+    """Declare a raw table's contract in a source schema, so its columns exist before data has them.
+
+    `resource` is the dlt resource that writes the table (dlt attributes load metrics by it).
+    """
+    columns = contract_columns({**LINEAGE_COLUMNS, **declared}, primary_key, (*LINEAGE_COLUMNS, *required))
+    schema.update_table(new_table(table, columns=list(columns.values()), resource=resource))
+
+
+def ensure_declared_tables(client: Client, schema: dlt.Schema, database: str = RAW_DATABASE) -> None:
+    """Create every table the schema declares, even those no row has reached yet."""
+    for table in schema.data_tables():
+        ensure_table(client, database, table["name"], table["columns"])
+
+
 # dlt may call the destination from several load workers; chDB and DDL are serialized here.
 _load_guard = threading.Lock()
 
 
 def _load_file(file_path: str, table: TTableSchema, database: str) -> None:
     data = pq.read_table(file_path)
+    if table["name"] == PIPELINE_STATE_TABLE and STATE_BLOB_COLUMN in data.column_names:
+        # The blob holds source state, rotated OAuth refresh tokens included: secrets stay out of the
+        # warehouse. The row itself (pipeline, version, time) still records that a load happened.
+        data = data.drop_columns([STATE_BLOB_COLUMN])
     with _load_guard, connect() as client:
         ensure_table(client, database, table["name"], table["columns"])
         if data.num_rows:

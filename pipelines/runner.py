@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from core.settings import get_settings
 from core.warehouse import connect
 from core.workspaces import Workspace
-from pipelines.loading import RAW_DATABASE, clickhouse_destination, ensure_table
-from pipelines.stripe import stripe_source
-from pipelines.stripe.helpers import StripeSourceError
+from pipelines import plaid, quickbooks, stripe, xero
+from pipelines.errors import SourceError
+from pipelines.loading import (
+    PIPELINE_STATE_TABLE,
+    RAW_DATABASE,
+    clickhouse_destination,
+    ensure_declared_tables,
+)
 
 # dlt would otherwise report usage to its vendor; revops talks only to the providers it loads.
 dlt.config["runtime.dlthub_telemetry"] = False
@@ -52,14 +59,14 @@ def pipeline_for(source: str, workspace_id: str) -> dlt.Pipeline:
 def _warehouse_has_state(pipeline: dlt.Pipeline) -> bool:
     with connect() as client:
         exists = client.command(
-            "SELECT count() FROM system.tables WHERE database = {db:String} AND name = '_dlt_pipeline_state'",
-            parameters={"db": RAW_DATABASE},
+            "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {table:String}",
+            parameters={"db": RAW_DATABASE, "table": PIPELINE_STATE_TABLE},
         )
         if not exists:
             return False
         return bool(
             client.command(
-                f"SELECT count() FROM {RAW_DATABASE}._dlt_pipeline_state "
+                f"SELECT count() FROM {RAW_DATABASE}.{PIPELINE_STATE_TABLE} "
                 "WHERE pipeline_name = {name:String}",
                 parameters={"name": pipeline.pipeline_name},
             )
@@ -75,7 +82,7 @@ def _pipeline_matching_warehouse(source: str, workspace_id: str) -> dlt.Pipeline
     return pipeline_for(source, workspace_id)
 
 
-def run_pipeline(pipeline: dlt.Pipeline, source: dlt.sources.DltSource) -> dict[str, int]:
+def run_pipeline(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, int]:
     """Extract and normalize, then load holding the warehouse; returns rows per table."""
     if pipeline.has_pending_data:
         # A previous run died after extracting: finish loading exactly what it extracted first.
@@ -88,41 +95,85 @@ def run_pipeline(pipeline: dlt.Pipeline, source: dlt.sources.DltSource) -> dict[
     with connect() as client:
         pipeline.load()
         # dlt only calls a destination for tables that got rows; staging reads every declared table.
-        for table in pipeline.default_schema.data_tables():
-            ensure_table(client, RAW_DATABASE, table["name"], table["columns"])
+        ensure_declared_tables(client, pipeline.default_schema)
     return {table: count for table, count in rows.items() if not table.startswith("_dlt")}
 
 
-def _explain(workspace_id: str, exc: BaseException) -> str:
+def _explain(source: str, workspace_id: str, exc: BaseException) -> str:
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, StripeSourceError):
+        if isinstance(cause, SourceError):
             return str(cause)
         if isinstance(cause, ConfigFieldMissingException):
+            pipeline = f"{source}_{workspace_id}"
+            fields = ", ".join(cause.fields)
             return (
-                f"workspace {workspace_id!r}: no Stripe API key configured; set "
-                f"STRIPE_{workspace_id.upper()}__SOURCES__STRIPE__API_KEY or "
-                f"[stripe_{workspace_id}.sources.stripe] api_key in .dlt/secrets.toml"
+                f"workspace {workspace_id!r}: {source} needs {fields}; set it in the environment "
+                f"({pipeline.upper()}__SOURCES__{source.upper()}__<FIELD>) or in .dlt/secrets.toml "
+                f"under [{pipeline}.sources.{source}]"
             )
         cause = cause.__cause__ or (cause.exception if isinstance(cause, PipelineStepFailed) else None)
     return f"workspace {workspace_id!r}: {type(exc).__name__}: {exc}"
 
 
-def load_stripe(workspace: Workspace) -> WorkspaceLoad:
-    assert workspace.stripe is not None
+SourceFactory = Callable[[Workspace], DltSource]
+
+
+def load_workspace(source: str, workspace: Workspace, build_source: SourceFactory) -> WorkspaceLoad:
+    """Run `source`'s pipeline for one workspace; failures are reported, never raised."""
     started = time.monotonic()
-    result = WorkspaceLoad(workspace.id, "stripe")
+    result = WorkspaceLoad(workspace.id, source)
     try:
-        pipeline = _pipeline_matching_warehouse("stripe", workspace.id)
-        explicit_key = workspace.stripe.api_key
-        source = stripe_source(
-            workspace_id=workspace.id,
-            api_base=workspace.stripe.api_base,
-            resync_days=get_settings().stripe_resync_days,
-            **({"api_key": explicit_key.get_secret_value()} if explicit_key else {}),
-        )
-        result.rows_by_table = run_pipeline(pipeline, source)
+        # The pipeline is created first so that dlt resolves the source's secrets in its section.
+        pipeline = _pipeline_matching_warehouse(source, workspace.id)
+        result.rows_by_table = run_pipeline(pipeline, build_source(workspace))
     except Exception as exc:
-        result.error = _explain(workspace.id, exc)
+        result.error = _explain(source, workspace.id, exc)
     result.elapsed_s = time.monotonic() - started
     return result
+
+
+def _stripe_source_for(workspace: Workspace) -> DltSource:
+    account = workspace.stripe
+    assert account is not None
+    secrets = {"api_key": account.api_key.get_secret_value()} if account.api_key else {}
+    return stripe.stripe_source(
+        workspace_id=workspace.id,
+        api_base=account.api_base,
+        resync_days=get_settings().stripe_resync_days,
+        **secrets,
+    )
+
+
+def load_stripe(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("stripe", workspace, _stripe_source_for)
+
+
+def load_plaid(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("plaid", workspace, plaid.plaid_source_for)
+
+
+def load_quickbooks(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("quickbooks", workspace, quickbooks.quickbooks_source_for)
+
+
+def load_xero(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("xero", workspace, xero.xero_source_for)
+
+
+# Every source's raw-table contracts, so models over a source nobody has configured still build (empty).
+TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {
+    "stripe": stripe.declare_tables,
+    "plaid": plaid.declare_tables,
+    "quickbooks": quickbooks.declare_tables,
+    "xero": xero.declare_tables,
+}
+
+
+def ensure_raw_tables() -> None:
+    """Create every source's declared raw tables that do not exist yet (run before dbt)."""
+    with connect() as client:
+        for source, declare in TABLE_DECLARATIONS.items():
+            schema = dlt.Schema(source)
+            declare(schema)
+            ensure_declared_tables(client, schema)

@@ -11,6 +11,6 @@ package (`simulator.stripe`) renders and serves them; `server` and `faults` are 
 
 from simulator.faults import Faults
 from simulator.server import ServerStats, SimulatorServer
-from simulator.world import GroundTruth, SimWorkspace, World
+from simulator.world import BooksTruth, GroundTruth, SimWorkspace, World
 
-__all__ = ["Faults", "GroundTruth", "ServerStats", "SimWorkspace", "SimulatorServer", "World"]
+__all__ = ["BooksTruth", "Faults", "GroundTruth", "ServerStats", "SimWorkspace", "SimulatorServer", "World"]

@@ -48,6 +48,13 @@ class Faults:
     extra_fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Per resource, top-level fields added to every served object (schema evolution)."""
     seed: int = 0
+    oauth_access_token_ttl_s: float = 3600.0
+    """Lifetime of OAuth2 access tokens issued by the accounting APIs (QuickBooks, Xero)."""
+    oauth_revoked: frozenset[str] = frozenset()
+    """Workspaces whose OAuth2 grant was revoked: their refresh tokens get `invalid_grant`."""
+    plaid_mutation_during_pagination: int = 0
+    """How many of the next paginated `/transactions/sync` calls (cursor mid-pagination) fail with
+    TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION, as when the Item updates between two pages."""
 
     def __post_init__(self) -> None:
         for name in ("error_rate", "truncate_rate"):
@@ -55,6 +62,8 @@ class Faults:
                 raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
         if (self.rate_limit_per_s or 0) < 0 or self.latency_ms < 0:
             raise ValueError("rate_limit_per_s and latency_ms cannot be negative")
+        if self.oauth_access_token_ttl_s <= 0:
+            raise ValueError("oauth_access_token_ttl_s must be positive")
         if any(count < 0 for count in self.malformed.values()):
             raise ValueError("malformed counts cannot be negative")
 

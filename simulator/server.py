@@ -17,9 +17,12 @@ from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
 from simulator.faults import FaultInjector, Faults
+from simulator.plaid.api import PlaidApi
 from simulator.provider import ApiRequest, ApiResponse, Caller, Provider
+from simulator.quickbooks.api import QuickBooksApi
 from simulator.stripe.api import StripeApi
 from simulator.world import World
+from simulator.xero.api import XeroApi
 
 UNAUTHENTICATED = "unauthenticated"
 """Workspace id under which requests without a valid key are counted."""
@@ -103,7 +106,10 @@ class SimulatorServer:
     ) -> None:
         self.world = world
         self.stats = ServerStats()
-        self.providers: list[Provider] = [StripeApi(world)]
+        self.providers: list[Provider] = [StripeApi(world), PlaidApi(world)]
+        self.quickbooks = QuickBooksApi(world)
+        self.xero = XeroApi(world)
+        self.providers += [self.quickbooks, self.xero]
         self._address = (host, port)
         self._http: _HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -165,6 +171,18 @@ class SimulatorServer:
     def stripe_base_url(self) -> str:
         return self.base_url + "/stripe"
 
+    @property
+    def plaid_base_url(self) -> str:
+        return self.base_url + "/plaid"
+
+    @property
+    def quickbooks_base_url(self) -> str:
+        return self.base_url + "/quickbooks"
+
+    @property
+    def xero_base_url(self) -> str:
+        return self.base_url + "/xero"
+
     # --- requests ---
 
     def dispatch(
@@ -218,7 +236,11 @@ class SimulatorServer:
 
     @staticmethod
     def _encode(response: ApiResponse) -> tuple[int, dict[str, str], bytes]:
-        payload = json.dumps(response.payload, separators=(",", ":")).encode()
+        # A provider may encode its own body (QuickBooks and Xero send money as exact JSON decimals).
+        if isinstance(response.payload, bytes):
+            payload = response.payload
+        else:
+            payload = json.dumps(response.payload, separators=(",", ":")).encode()
         headers = {
             **response.headers,
             "Content-Type": "application/json",

@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from simulator.business.bank import Bank
+from simulator.business.books import ACCOUNTING_SYSTEMS, Books, Discrepancy, keep_books
 from simulator.business.clock import day_end, to_datetime
 from simulator.business.seeding import base62, stable_hash
 from simulator.business.simulation import simulate
 from simulator.business.tenants import TENANTS, Tenant
 from simulator.faults import Faults
+from simulator.oauth import OAuthClient, oauth_client
+from simulator.quickbooks.api import render_books as render_quickbooks
 from simulator.stripe.account import RESOURCES, StripeAccount
+from simulator.xero.api import render_books as render_xero
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,47 @@ class SimWorkspace:
     currencies: tuple[str, ...]
     """Currencies it sells in, main one first."""
     country: str
+    plaid_client_id: str = ""
+    plaid_secret: str = ""
+    plaid_access_token: str = ""
+    """Plaid credentials: the client's (one per world, as one revops install is one Plaid customer) and
+    the access token of the workspace's one Item."""
+    accounting: OAuthClient | None = None
+    """Its accounting system (`provider`: quickbooks or xero), company id and OAuth2 app credentials."""
+
+
+@dataclass(frozen=True)
+class BankTruth:
+    """The workspace's bank (one Plaid Item) at the clock; amounts in minor units, Plaid's sign."""
+
+    item: dict[str, Any]
+    accounts: list[dict[str, Any]]
+    """As `/accounts/get` serves them (balances in major units)."""
+    balances: dict[str, tuple[int, int]]
+    """Account id → (current, available) in minor units, money in positive."""
+    transactions: list[dict[str, Any]]
+    """Every transaction shown at the clock, pending ones included, as `/transactions/sync` serves them."""
+    removed_transaction_ids: set[str]
+    """Transactions shown at some earlier instant and no longer (posted or released pending ones)."""
+    payout_deposits: dict[str, str]
+    """Stripe payout id → transaction id of its deposit."""
+    unmatched_deposits: list[str]
+    """Transaction ids of money in on the operating account that no payout explains."""
+    missing_payouts: list[str]
+    """Paid payouts that were due at the bank by the clock and never arrived."""
+
+
+@dataclass(frozen=True)
+class BooksTruth:
+    """The workspace's accounting books at the clock, as its accounting system serves them."""
+
+    provider: str
+    """`quickbooks` (entities keyed Customer, Invoice …) or `xero` (endpoints keyed Contacts, Invoices …)."""
+    company_id: str
+    objects: dict[str, list[dict[str, Any]]]
+    """Every entity as served, money as `Decimal`."""
+    discrepancies: list[Discrepancy]
+    """The mistakes seeded into the books: where they differ from Stripe on purpose."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +91,8 @@ class GroundTruth:
     balance: dict[str, dict[str, int]]
     objects: dict[str, list[dict[str, Any]]]
     malformed_ids: dict[str, set[str]] = field(default_factory=dict)
+    bank: BankTruth | None = None
+    books: BooksTruth | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +100,8 @@ class _State:
     as_of: date
     now: int
     accounts: dict[str, StripeAccount]
+    banks: dict[str, Bank] = field(default_factory=dict)
+    books: dict[str, Books] = field(default_factory=dict)
 
 
 class World:
@@ -65,6 +115,7 @@ class World:
         self.workspaces = [self._workspace(tenant) for tenant in TENANTS]
         self._tenants = {tenant.id: tenant for tenant in TENANTS}
         self._by_key = {workspace.stripe_api_key: workspace.id for workspace in self.workspaces}
+        self._by_plaid_token = {workspace.plaid_access_token: workspace.id for workspace in self.workspaces}
         self.faults = Faults()
         """The faults of the server serving this world (it sets them); what `ground_truth` reports against."""
         self._advancing = threading.Lock()
@@ -76,6 +127,18 @@ class World:
             id=tenant.id,
             name=tenant.name,
             stripe_api_key=key,
+            plaid_client_id=f"{stable_hash(self.seed, 'plaid-client-id', bits=96):024x}",
+            plaid_secret=f"{stable_hash(self.seed, 'plaid-secret', bits=120):030x}",
+            plaid_access_token="access-production-"
+            + "-".join(
+                f"{stable_hash(self.seed, tenant.id, 'plaid-access-token', part):016x}"[:width]
+                for part, width in enumerate((8, 4, 4, 4, 12))
+            ),
+            accounting=(
+                oauth_client(self.seed, tenant.id, ACCOUNTING_SYSTEMS[tenant.id])
+                if tenant.id in ACCOUNTING_SYSTEMS
+                else None
+            ),
             settlement_currency=tenant.settlement_currency,
             currencies=tuple(tenant.currency_mix),
             country=tenant.country,
@@ -83,11 +146,23 @@ class World:
 
     def _build(self, as_of: date) -> _State:
         now = day_end(as_of)
+        histories = {
+            tenant.id: simulate(tenant, self.seed, self.scale, now) for tenant in self._tenants.values()
+        }
         accounts = {
-            tenant.id: StripeAccount(simulate(tenant, self.seed, self.scale, now), tenant, self.seed, now)
+            tenant.id: StripeAccount(histories[tenant.id], tenant, self.seed, now)
             for tenant in self._tenants.values()
         }
-        return _State(as_of, now, accounts)
+        # The bank sees the same history: every payout that arrives is a deposit there.
+        banks = {
+            tenant.id: Bank.build(tenant, self.seed, self.scale, histories[tenant.id], now)
+            for tenant in self._tenants.values()
+        }
+        books = {
+            tenant.id: keep_books(histories[tenant.id], tenant, self.seed, now)
+            for tenant in self._tenants.values()
+        }
+        return _State(as_of, now, accounts, banks, books)
 
     @property
     def as_of(self) -> date:
@@ -112,6 +187,55 @@ class World:
     def workspace_for_stripe_key(self, api_key: str) -> str | None:
         return self._by_key.get(api_key)
 
+    def bank(self, workspace_id: str) -> Bank:
+        return self._state.banks[workspace_id]
+
+    def workspace_for_plaid_token(self, access_token: str) -> str | None:
+        return self._by_plaid_token.get(access_token)
+
+    @property
+    def plaid_credentials(self) -> tuple[str, str]:
+        """(client_id, secret): one Plaid client for the whole world, like one revops install."""
+        return self.workspaces[0].plaid_client_id, self.workspaces[0].plaid_secret
+
+    def bank_truth(self, workspace_id: str) -> BankTruth:
+        """The workspace's bank at the clock (also `ground_truth(workspace_id).bank`)."""
+        bank, now = self._state.banks[workspace_id], self._state.now
+        shown = {txn.transaction_id for txn in bank.visible(now)}
+        return BankTruth(
+            item=bank.render_item(),
+            accounts=bank.render_accounts(now),
+            balances=bank.balances(now),
+            transactions=[bank.render_transaction(txn, now) for txn in bank.visible(now)],
+            removed_transaction_ids={txn.transaction_id for txn in bank.transactions} - shown,
+            payout_deposits=dict(bank.payout_deposits),
+            unmatched_deposits=bank.unmatched_deposits(now),
+            missing_payouts=list(bank.missing_payouts),
+        )
+
+    def books(self, workspace_id: str) -> Books:
+        return self._state.books[workspace_id]
+
+    def accounting_clients(self, provider: str) -> dict[str, OAuthClient]:
+        """Workspace id → OAuth2 client, for the workspaces keeping their books at `provider`."""
+        return {
+            workspace.id: workspace.accounting
+            for workspace in self.workspaces
+            if workspace.accounting is not None and workspace.accounting.provider == provider
+        }
+
+    def books_truth(self, workspace_id: str) -> BooksTruth | None:
+        """The workspace's books at the clock (also `ground_truth(workspace_id).books`)."""
+        connection = next(ws.accounting for ws in self.workspaces if ws.id == workspace_id)
+        if connection is None:
+            return None
+        books = self._state.books[workspace_id]
+        if connection.provider == "quickbooks":
+            objects = render_quickbooks(books)
+        else:
+            objects = render_xero(books, connection.company_id)
+        return BooksTruth(connection.provider, connection.company_id, objects, list(books.discrepancies))
+
     def ground_truth(self, workspace_id: str, faults: Faults | None = None) -> GroundTruth:
         """The workspace's true state at the clock; malformed ids per `faults` (default: the server's)."""
         state = self._state
@@ -122,6 +246,8 @@ class World:
             for resource in RESOURCES
         }
         return GroundTruth(
+            bank=self.bank_truth(workspace_id),
+            books=self.books_truth(workspace_id),
             workspace_id=workspace_id,
             now=to_datetime(state.now),
             balance={self._tenants[workspace_id].settlement_currency: account.balance()},

@@ -17,39 +17,31 @@ from clickhouse_connect.driver.client import Client
 
 from core.settings import get_settings
 from core.warehouse import connect
-from pipelines.runner import load_stripe
+from pipelines.runner import ensure_raw_tables, load_stripe
 from simulator import SimulatorServer, World
 from tests.pipelines.conftest import AS_OF, SCALE, stripe_workspaces
 
-STAGING_MODELS = [
-    "stg_stripe__customers",
-    "stg_stripe__products",
-    "stg_stripe__prices",
-    "stg_stripe__subscriptions",
-    "stg_stripe__subscription_items",
-    "stg_stripe__invoices",
-    "stg_stripe__invoice_lines",
-    "stg_stripe__invoice_payments",
-    "stg_stripe__charges",
-    "stg_stripe__payment_intents",
-    "stg_stripe__refunds",
-    "stg_stripe__disputes",
-    "stg_stripe__payouts",
-    "stg_stripe__balance_transactions",
-    "stg_stripe__events",
-]
-# The id column of each staging model is its table's key together with workspace_id.
-KEY_COLUMN = {
+# Every staging model and its id column: the grain is (workspace_id, id column).
+STAGING_KEYS = {
+    "stg_stripe__customers": "customer_id",
+    "stg_stripe__products": "product_id",
+    "stg_stripe__prices": "price_id",
+    "stg_stripe__subscriptions": "subscription_id",
     "stg_stripe__subscription_items": "subscription_item_id",
+    "stg_stripe__invoices": "invoice_id",
     "stg_stripe__invoice_lines": "invoice_line_id",
     "stg_stripe__invoice_payments": "invoice_payment_id",
+    "stg_stripe__charges": "charge_id",
     "stg_stripe__payment_intents": "payment_intent_id",
+    "stg_stripe__refunds": "refund_id",
+    "stg_stripe__disputes": "dispute_id",
+    "stg_stripe__payouts": "payout_id",
     "stg_stripe__balance_transactions": "balance_transaction_id",
+    "stg_stripe__events": "event_id",
+    "stg_plaid__accounts": "account_id",
+    "stg_plaid__transactions": "transaction_id",
 }
-
-
-def _key_column(model: str) -> str:
-    return KEY_COLUMN.get(model, model.removeprefix("stg_stripe__").removesuffix("s") + "_id")
+STAGING_MODELS = list(STAGING_KEYS)
 
 
 def _tool(name: str) -> str:
@@ -97,7 +89,7 @@ def _duplicate_keys(home: Path) -> dict[str, int]:
         return {
             model: int(
                 client.command(
-                    f"SELECT count() - uniqExact(workspace_id, {_key_column(model)}) FROM staging.{model}"
+                    f"SELECT count() - uniqExact(workspace_id, {STAGING_KEYS[model]}) FROM staging.{model}"
                 )
             )
             for model in STAGING_MODELS
@@ -194,6 +186,7 @@ def killed_then_rerun_home(revops_home: Path) -> Iterator[Path]:
         assert killed.returncode == -9, killed.stderr[-3000:]
         for workspace in workspaces:
             assert load_stripe(workspace).ok
+        ensure_raw_tables()
         build = subprocess.run(
             [_tool("revops-dbt"), "build", "--quiet"],
             env=os.environ | {"REVOPS_HOME": str(revops_home)},

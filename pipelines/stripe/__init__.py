@@ -16,10 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 import dlt
-from dlt.common.schema.utils import new_table
 from dlt.extract.resource import DltResource
 
-from pipelines.loading import contract_columns
+from pipelines.loading import declare_table
 from pipelines.stripe.helpers import StripeApi, invalid_reason, rejected_record
 from pipelines.stripe.settings import (
     ENDPOINTS,
@@ -27,7 +26,6 @@ from pipelines.stripe.settings import (
     EVENTS_SAFETY_MARGIN_DAYS,
     INVOICE_LINE_ITEM_COLUMNS,
     INVOICE_LINE_ITEMS_TABLE,
-    LINEAGE_COLUMNS,
     MAX_CHANGED_IDS_TO_RETRIEVE,
     REJECTED_COLUMNS,
     REJECTED_TABLE,
@@ -96,28 +94,25 @@ class _Extraction:
         return table, [self._with_lineage(child, synced_at) for child in children]
 
 
-def _declare_tables(schema: dlt.Schema) -> None:
+def declare_tables(schema: dlt.Schema) -> None:
     """Declare the raw-table contracts up front so staging's columns exist before data has them."""
-    required = tuple(LINEAGE_COLUMNS)
     for endpoint in ENDPOINTS:
-        columns = contract_columns({**LINEAGE_COLUMNS, **endpoint.columns}, PRIMARY_KEY, required)
-        schema.update_table(
-            new_table(endpoint.table, columns=list(columns.values()), resource=endpoint.resource)
-        )
-    children = {
-        SUBSCRIPTION_ITEMS_TABLE: (SUBSCRIPTION_ITEM_COLUMNS, "subscriptions"),
-        INVOICE_LINE_ITEMS_TABLE: (INVOICE_LINE_ITEM_COLUMNS, "invoices"),
-    }
-    for table, (declared, resource) in children.items():
-        columns = contract_columns({**LINEAGE_COLUMNS, **declared}, PRIMARY_KEY, required)
-        schema.update_table(new_table(table, columns=list(columns.values()), resource=resource))
-    rejected = contract_columns(
-        {**LINEAGE_COLUMNS, **REJECTED_COLUMNS},
-        ("workspace_id", "rejected_id"),
-        (*required, "reason", "payload"),
+        declare_table(schema, endpoint.table, endpoint.columns, PRIMARY_KEY, resource=endpoint.resource)
+    declare_table(
+        schema, SUBSCRIPTION_ITEMS_TABLE, SUBSCRIPTION_ITEM_COLUMNS, PRIMARY_KEY, resource="subscriptions"
+    )
+    declare_table(
+        schema, INVOICE_LINE_ITEMS_TABLE, INVOICE_LINE_ITEM_COLUMNS, PRIMARY_KEY, resource="invoices"
     )
     # Any resource may reject records; the table is attributed to the change tracker for dlt's metrics.
-    schema.update_table(new_table(REJECTED_TABLE, columns=list(rejected.values()), resource=CHANGES_RESOURCE))
+    declare_table(
+        schema,
+        REJECTED_TABLE,
+        REJECTED_COLUMNS,
+        ("workspace_id", "rejected_id"),
+        resource=CHANGES_RESOURCE,
+        required=("reason", "payload"),
+    )
 
 
 def _list_resource(extraction: _Extraction, endpoint: Endpoint) -> DltResource:
@@ -193,7 +188,7 @@ def stripe_source(
         api_base: Stripe's API address (a simulator's, in tests and the demo).
         resync_days: days between full re-syncs of mutable objects.
     """
-    _declare_tables(dlt.current.source_schema())
+    declare_tables(dlt.current.source_schema())
     extraction = _Extraction(StripeApi(workspace_id, api_key, api_base))
     yield from (_list_resource(extraction, endpoint) for endpoint in ENDPOINTS)
     yield _object_changes(extraction, resync_days)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import re
 import threading
 import time
@@ -16,6 +15,8 @@ from typing import Any
 
 import stripe
 
+from pipelines.errors import SourceError
+from pipelines.retry import RateLimiter, backoff_delay
 from pipelines.stripe.settings import (
     LIVE_MODE_REQUESTS_PER_SECOND,
     PAGE_SIZE,
@@ -27,39 +28,11 @@ from pipelines.stripe.settings import (
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-BACKOFF_BASE_S = 0.25
-BACKOFF_CAP_S = 20.0
 CURRENCY_PATTERN = re.compile(r"^[a-z]{3}$")
 
 
-class StripeSourceError(RuntimeError):
-    """A failure that retrying cannot fix (bad credentials, a request Stripe rejects)."""
-
-
-class RateLimiter:
-    """Token bucket shared by every thread extracting for one Stripe account.
-
-    A burst of one paces requests evenly, so the limit holds over any window Stripe measures.
-    """
-
-    def __init__(self, per_second: float, burst: float = 1.0) -> None:
-        self.per_second = per_second
-        self.capacity = burst
-        self._tokens = self.capacity
-        self._updated = time.monotonic()
-        self._guard = threading.Lock()
-
-    def acquire(self) -> None:
-        while True:
-            with self._guard:
-                now = time.monotonic()
-                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.per_second)
-                self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / self.per_second
-            time.sleep(wait)
+class StripeSourceError(SourceError):
+    """A Stripe failure that retrying cannot fix (bad credentials, a request Stripe rejects)."""
 
 
 def account_rate_limit(api_key: str) -> float:
@@ -100,10 +73,10 @@ class StripeApi:
                     f"workspace {self.workspace_id!r}: Stripe rejected the API key ({exc.user_message})"
                 ) from exc
             except stripe.RateLimitError as exc:
-                delay = _retry_after(exc) or _backoff(attempt)
+                delay = _retry_after(exc) or backoff_delay(attempt)
                 reason = "rate limited (429)"
             except (stripe.APIConnectionError, stripe.APIError) as exc:
-                delay, reason = _backoff(attempt), f"transient error: {exc.user_message or exc}"
+                delay, reason = backoff_delay(attempt), f"transient error: {exc.user_message or exc}"
             except stripe.InvalidRequestError as exc:
                 if exc.http_status == 404:
                     raise
@@ -156,10 +129,6 @@ def _retry_after(exc: stripe.StripeError) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
-
-
-def _backoff(attempt: int) -> float:
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
 
 
 def invalid_reason(endpoint: Endpoint, record: Any) -> str | None:

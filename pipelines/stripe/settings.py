@@ -21,15 +21,6 @@ MAX_CHANGED_IDS_TO_RETRIEVE = 200
 TABLE_PREFIX = "stripe_"
 REJECTED_TABLE = "stripe_rejected_records"
 
-# Columns every raw Stripe table carries besides the object's own fields: the tenant, when the row
-# was fetched (the version staging keeps the latest of), and dlt's load and row ids (tiebreaks).
-LINEAGE_COLUMNS: dict[str, str] = {
-    "workspace_id": "text",
-    "_revops_synced_at": "timestamp",
-    "_dlt_load_id": "text",
-    "_dlt_id": "text",
-}
-
 
 @dataclass(frozen=True)
 class Endpoint:

@@ -10,7 +10,7 @@ from pathlib import Path
 from dagster import AssetKey
 
 from assets.definitions import defs
-from assets.ingestion import STRIPE_TABLES, raw_asset_key
+from assets.ingestion import STRIPE, raw_asset_key
 from assets.jobs import MAIN_JOB_NAME
 from core.paths import REPO_ROOT
 
@@ -18,6 +18,19 @@ from core.paths import REPO_ROOT
 def test_definitions_load_with_the_main_job_and_schedule() -> None:
     assert defs.resolve_job_def(MAIN_JOB_NAME) is not None
     assert defs.resolve_schedule_def("revops_main_daily").job_name == MAIN_JOB_NAME
+
+
+def test_each_source_has_its_own_job_reaching_its_models() -> None:
+    job = defs.resolve_job_def("load_stripe")
+    selected = job.asset_layer.selected_asset_keys
+    assert raw_asset_key("stripe_customers") in selected
+    assert AssetKey(["staging", "stg_stripe__customers"]) in selected
+    assert defs.resolve_schedule_def("load_stripe_schedule").job_name == "load_stripe"
+
+
+def test_raw_tables_declare_freshness() -> None:
+    spec = next(iter(defs.resolve_assets_def(raw_asset_key("stripe_charges")).specs))
+    assert spec.freshness_policy is not None
 
 
 def test_every_staging_model_depends_on_its_raw_table() -> None:
@@ -29,7 +42,7 @@ def test_every_staging_model_depends_on_its_raw_table() -> None:
     for key in staging:
         parents = graph.get(key).parent_keys
         assert parents, f"{key} has no upstream"
-    raw_keys = {raw_asset_key(table) for table in STRIPE_TABLES}
+    raw_keys = {raw_asset_key(table) for table in STRIPE.tables}
     # dbt sources are the dlt assets themselves, not separate external assets.
     assert raw_keys <= set(graph.materializable_asset_keys)
 

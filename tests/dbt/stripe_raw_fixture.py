@@ -16,12 +16,11 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from pipelines.loading import RAW_DATABASE, contract_columns, ensure_table
+from pipelines.loading import LINEAGE_COLUMNS, RAW_DATABASE, contract_columns, ensure_table
 from pipelines.stripe.settings import (
     ENDPOINTS,
     INVOICE_LINE_ITEM_COLUMNS,
     INVOICE_LINE_ITEMS_TABLE,
-    LINEAGE_COLUMNS,
     REJECTED_COLUMNS,
     REJECTED_TABLE,
     SUBSCRIPTION_ITEM_COLUMNS,

@@ -25,6 +25,7 @@ from clickhouse_connect.driver.client import Client
 
 from core.settings import get_settings
 from core.warehouse import connect
+from pipelines.runner import ensure_raw_tables
 from tests.dbt.stripe_raw_fixture import (
     CREATED,
     CREATED_AT,
@@ -160,6 +161,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         warehouse = Warehouse(home=home, env=env, target_path=target_path)
         try:
             load_raw_fixture(warehouse.client)
+            # The other sources' raw tables exist, empty, as they do before dbt in every run.
+            ensure_raw_tables()
             yield warehouse
         finally:
             warehouse.release()
@@ -201,7 +204,8 @@ def test_build_runs_every_model_unit_test_and_data_test_cleanly(first_build: Dbt
     by_type: dict[str, list[dict[str, Any]]] = {}
     for result in first_build.results:
         by_type.setdefault(result["unique_id"].split(".")[0], []).append(result)
-    assert {r["unique_id"].split(".")[-1] for r in by_type["model"]} == set(MODELS)
+    # Every Stripe model is built; the other sources' models build too, empty.
+    assert {r["unique_id"].split(".")[-1] for r in by_type["model"]} >= set(MODELS)
     assert len(by_type["unit_test"]) >= 3
     assert len(by_type["test"]) >= 100
     # Not only no errors: the warn-severity tests (relationships, enums) pass on consistent data too.

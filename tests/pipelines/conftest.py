@@ -27,7 +27,7 @@ def server(world: World, revops_home: Path) -> Iterator[SimulatorServer]:
 
 
 def stripe_workspaces(world: World, server: SimulatorServer) -> list[Workspace]:
-    return simulator_registry(world, server).with_stripe()
+    return simulator_registry(world, server).with_provider("stripe")
 
 
 def raw_ids(table: str, workspace_id: str) -> list[str]:

@@ -1,0 +1,42 @@
+{{ config(order_by=['workspace_id', 'item_id']) }}
+
+with
+
+source as (
+
+    select * from {{ source('quickbooks', 'items') }}
+
+),
+
+deduplicated as (
+
+    {{ deduplicate_latest('source') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        workspace_id,
+        id as item_id,
+        {{ json_extract('income_account_ref', 'value') }} as income_account_id,
+
+        ---------- strings
+        name as item_name,
+        description,
+        type as item_type,
+
+        ---------- booleans
+        active as is_active,
+
+        ---------- timestamps
+        parseDateTime64BestEffortOrNull({{ json_extract('meta_data', 'CreateTime') }}, 3, 'UTC') as created_at,
+        parseDateTime64BestEffortOrNull({{ json_extract('meta_data', 'LastUpdatedTime') }}, 3, 'UTC') as updated_at,
+        _revops_synced_at
+
+    from deduplicated
+
+)
+
+select * from renamed

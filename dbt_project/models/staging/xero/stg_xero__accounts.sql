@@ -1,0 +1,46 @@
+{{ config(order_by=['workspace_id', 'account_id']) }}
+
+with
+
+source as (
+
+    select * from {{ source('xero', 'accounts') }}
+
+),
+
+deduplicated as (
+
+    {{ deduplicate_latest('source', key_columns=['workspace_id', 'account_id']) }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        workspace_id,
+        account_id,
+
+        ---------- strings
+        code as account_code,
+        name as account_name,
+        type as account_type,
+        lower(class) as account_class,
+        status,
+        bank_account_type,
+        system_account,
+        {{ normalize_currency('currency_code') }} as currency,
+
+        ---------- booleans
+        status = 'ACTIVE' as is_active,
+
+        ---------- timestamps
+        -- Xero dates are "/Date(<epoch ms>+0000)/".
+        fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(updated_date_utc, ''), '^/Date\\((-?[0-9]+)')), 'UTC') as updated_at,
+        _revops_synced_at
+
+    from deduplicated
+
+)
+
+select * from renamed

@@ -1,0 +1,58 @@
+{{ config(order_by=['workspace_id', 'manual_journal_id', 'line_number']) }}
+
+with
+
+source as (
+
+    select * from {{ source('xero', 'manual_journals') }}
+
+),
+
+deduplicated as (
+
+    {{ deduplicate_latest('source', key_columns=['workspace_id', 'manual_journal_id']) }}
+
+),
+
+lines as (
+
+    select
+        *,
+        arrayJoin(arrayEnumerate(JSONExtractArrayRaw(ifNull(journal_lines, '[]')))) as line_number,
+        JSONExtractArrayRaw(ifNull(journal_lines, '[]'))[line_number] as line_json
+    from deduplicated
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        workspace_id,
+        manual_journal_id,
+        line_number,
+
+        ---------- strings
+        JSONExtractString(line_json, 'AccountCode') as account_code,
+        nullIf(JSONExtractString(line_json, 'Description'), '') as description,
+        narration,
+        status,
+
+        ---------- numerics
+        -- Signed like Xero: debits positive, credits negative. Manual journals are in the
+        -- organisation's base currency, which int_accounting__journal_lines supplies.
+        -- dlt writes nested decimals as JSON strings ("12.30"), the API as numbers: read both exactly.
+        toDecimal128OrNull(replaceAll(JSONExtractRaw(line_json, 'LineAmount'), '"', ''), 9) as line_amount,
+
+        ---------- dates
+        toDate32(fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(date, ''), '^/Date\\((-?[0-9]+)')), 'UTC')) as journal_date,
+
+        ---------- timestamps
+        fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(updated_date_utc, ''), '^/Date\\((-?[0-9]+)')), 'UTC') as updated_at,
+        _revops_synced_at
+
+    from lines
+
+)
+
+select * from renamed

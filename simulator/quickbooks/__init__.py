@@ -1,0 +1,1 @@
+"""QuickBooks Online's Accounting API, simulated: see `api`."""

@@ -1,0 +1,1 @@
+"""Xero's Accounting API, simulated: see `api`."""

@@ -1,0 +1,180 @@
+"""QuickBooks and Xero staging and the provider-neutral accounting models, built by `revops-dbt` on
+an embedded warehouse loaded from the simulator (acme keeps QuickBooks Online, globex Xero)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.settings import get_settings
+from core.warehouse import connect
+from pipelines.quickbooks import quickbooks_source_for
+from pipelines.runner import load_workspace
+from pipelines.xero import xero_source_for
+from simulator import SimulatorServer, World
+from simulator.registry import simulator_registry
+
+SELECT = ["staging.quickbooks", "staging.xero", "intermediate.accounting"]
+# Staging model → its key columns (after the workspace).
+STAGING_KEYS: dict[str, list[str]] = {
+    "stg_qbo__accounts": ["account_id"],
+    "stg_qbo__customers": ["customer_id"],
+    "stg_qbo__items": ["item_id"],
+    "stg_qbo__invoices": ["invoice_id"],
+    "stg_qbo__payments": ["payment_id"],
+    "stg_qbo__deposits": ["deposit_id"],
+    "stg_qbo__journal_lines": ["journal_entry_id", "line_number"],
+    "stg_xero__accounts": ["account_id"],
+    "stg_xero__contacts": ["contact_id"],
+    "stg_xero__invoices": ["invoice_id"],
+    "stg_xero__payments": ["payment_id"],
+    "stg_xero__bank_transactions": ["bank_transaction_id"],
+    "stg_xero__journal_lines": ["manual_journal_id", "line_number"],
+}
+INTERMEDIATE = [
+    "int_accounting__accounts",
+    "int_accounting__invoices",
+    "int_accounting__payments",
+    "int_accounting__journal_lines",
+]
+
+
+def _revops_dbt() -> str:
+    beside_python = Path(sys.executable).with_name("revops-dbt")
+    found = str(beside_python) if beside_python.exists() else shutil.which("revops-dbt")
+    assert found, "the revops-dbt console script is not installed (pip install -e .)"
+    return found
+
+
+def _query(sql: str) -> list[dict[str, Any]]:
+    with connect() as client:
+        return list(client.query(sql).named_results())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Load both workspaces' books twice (the second run re-fetches boundary rows), then build."""
+    home = tmp_path_factory.mktemp("revops_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REVOPS_HOME", str(home))
+        mp.setenv("REVOPS_WAREHOUSE_URL", f"chdb://{home / 'warehouse'}")
+        mp.delenv("REVOPS_DBT_TARGET", raising=False)
+        get_settings.cache_clear()
+        world = World(seed=11, as_of=date(2026, 10, 1), scale=0.1)
+        with SimulatorServer(world) as server:
+            registry = simulator_registry(world, server)
+            for _ in range(2):
+                for provider, source_for in (
+                    ("quickbooks", quickbooks_source_for),
+                    ("xero", xero_source_for),
+                ):
+                    for workspace in registry.with_provider(provider):
+                        load = load_workspace(provider, workspace, source_for)
+                        assert load.ok, load.error
+                world.advance_to(date(2026, 10, 8))
+        env = {
+            **os.environ,
+            "DBT_TARGET_PATH": str(home / "dbt_target"),
+            "DBT_LOG_PATH": str(home / "dbt_logs"),
+        }
+        completed = subprocess.run(
+            [_revops_dbt(), "build", "--select", *SELECT],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert "WARN=0" in completed.stdout, completed.stdout
+        try:
+            yield world
+        finally:
+            get_settings.cache_clear()
+
+
+def test_staging_is_duplicate_free_and_complete(built: World) -> None:
+    for model, key in STAGING_KEYS.items():
+        columns = ", ".join(["workspace_id", *key])
+        (row,) = _query(f"select count() as n, uniqExact({columns}) as keys from staging.{model}")
+        assert row["n"] == row["keys"] > 0, model
+    truth = built.books_truth("acme")
+    assert truth is not None
+    invoices = {row["invoice_id"]: row for row in _query("select * from staging.stg_qbo__invoices")}
+    assert set(invoices) == {obj["Id"] for obj in truth.objects["Invoice"]}
+    for obj in truth.objects["Invoice"]:
+        row = invoices[obj["Id"]]
+        # Exact conversion: integer cents from QBO's decimal, and the same Decimal back.
+        assert row["total"] == int(obj["TotalAmt"] * 100) and row["total_major"] == obj["TotalAmt"]
+        assert row["currency"] == obj["CurrencyRef"]["value"] and str(row["invoice_date"]) == obj["TxnDate"]
+        assert row["balance"] == int(obj["Balance"] * 100) and row["balance_major"] == obj["Balance"]
+        assert row["status"] == (
+            "voided" if obj["PrivateNote"].startswith("Voided") else "paid" if not obj["Balance"] else "open"
+        )
+
+
+def test_xero_dates_and_signed_journals(built: World) -> None:
+    truth = built.books_truth("globex")
+    assert truth is not None
+    payments = {row["payment_id"]: row for row in _query("select * from staging.stg_xero__payments")}
+    for obj in truth.objects["Payments"]:
+        row = payments[obj["PaymentID"]]
+        assert str(row["payment_date"]) == obj["DateString"][:10] and row["amount_major"] == obj["Amount"]
+        assert int(row["updated_at"].timestamp() * 1000) == int(obj["UpdatedDateUTC"][6:19])
+    statuses = {"AUTHORISED": "open", "PAID": "paid", "VOIDED": "voided"}
+    invoices = {row["invoice_id"]: row for row in _query("select * from staging.stg_xero__invoices")}
+    for obj in truth.objects["Invoices"]:
+        row = invoices[obj["InvoiceID"]]
+        assert (row["status"], row["total_major"], row["amount_due_major"]) == (
+            statuses[obj["Status"]],
+            obj["Total"],
+            obj["AmountDue"],
+        )
+        assert (row["total"], row["amount_paid"]) == (int(obj["Total"] * 100), int(obj["AmountPaid"] * 100))
+    unbalanced = _query(
+        "select workspace_id, journal_id from staging.int_accounting__journal_lines "
+        "group by all having sum(amount) != 0 or sum(amount_major) != 0"
+    )
+    assert unbalanced == []
+
+
+def test_intermediate_models_hold_both_workspaces_in_one_shape(built: World) -> None:
+    for model in INTERMEDIATE:
+        systems = _query(
+            f"select workspace_id, groupUniqArray(source_system) as systems from staging.{model} group by all"
+        )
+        assert {row["workspace_id"]: row["systems"] for row in systems} == {
+            "acme": ["quickbooks"],
+            "globex": ["xero"],
+        }, model
+    invoices = _query(
+        "select workspace_id, status, count() as n, sum(total) as total "
+        "from staging.int_accounting__invoices group by all"
+    )
+    for workspace_id, key, total_field in (("acme", "Invoice", "TotalAmt"), ("globex", "Invoices", "Total")):
+        truth = built.books_truth(workspace_id)
+        assert truth is not None
+        expected = sum((obj[total_field] for obj in truth.objects[key]), Decimal(0)) * 100
+        assert sum(row["total"] for row in invoices if row["workspace_id"] == workspace_id) == expected
+        assert {row["status"] for row in invoices if row["workspace_id"] == workspace_id} <= {
+            "open",
+            "paid",
+            "voided",
+        }
+    fees = _query(
+        "select workspace_id, account_class, sum(amount) as amount "
+        "from staging.int_accounting__journal_lines where posting_type = 'debit' group by all"
+    )
+    assert {(row["workspace_id"], row["account_class"]) for row in fees} == {
+        ("acme", "expense"),
+        ("globex", "expense"),
+    }
