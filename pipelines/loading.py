@@ -143,6 +143,14 @@ def declare_table(
     schema.update_table(new_table(table, columns=list(columns.values()), resource=resource))
 
 
+def declare_contracts(
+    schema: dlt.Schema, contracts: Mapping[str, tuple[Mapping[str, str], tuple[str, ...]]]
+) -> None:
+    """Declare raw-table contracts (`table → (columns, key)`) where each table is its own resource."""
+    for table, (declared, key) in contracts.items():
+        declare_table(schema, table, declared, key, resource=table)
+
+
 def ensure_declared_tables(client: Client, schema: dlt.Schema, database: str = RAW_DATABASE) -> None:
     """Create every table the schema declares, even those no row has reached yet."""
     for table in schema.data_tables():

@@ -25,7 +25,7 @@ import functools
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -38,7 +38,6 @@ from pydantic import SecretStr
 from requests import PreparedRequest, Response
 
 from pipelines.errors import SourceError
-from pipelines.loading import declare_table
 
 STATE_KEY = "oauth"
 EXPIRY_MARGIN = 0.9
@@ -58,14 +57,6 @@ def decimal_json(response: Response, *args: Any, **kwargs: Any) -> Response:
     """Response hook: the body's JSON numbers parse as `Decimal`, so money stays exact end to end."""
     response.json = functools.partial(Response.json, response, parse_float=Decimal)  # type: ignore[method-assign]
     return response
-
-
-def declare_contracts(
-    schema: dlt.Schema, contracts: Mapping[str, tuple[Mapping[str, str], tuple[str, ...]]]
-) -> None:
-    """Declare raw-table contracts (`table → (columns, key)`); each table is its own resource."""
-    for table, (declared, key) in contracts.items():
-        declare_table(schema, table, declared, key, resource=table)
 
 
 def account_secrets(account: Any) -> dict[str, str]:

@@ -18,7 +18,7 @@ from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 
 from core.workspaces import Workspace
-from pipelines.loading import declare_table
+from pipelines.loading import declare_contracts
 from pipelines.plaid.helpers import MutationDuringPagination, PlaidApi, PlaidSourceError, token_label
 from pipelines.plaid.settings import (
     ACCOUNT_COLUMNS,
@@ -47,8 +47,7 @@ TABLES = {
 
 def declare_tables(schema: dlt.Schema) -> None:
     """Declare the raw-table contracts up front so staging's columns exist before data has them."""
-    for table, (declared, key) in TABLES.items():
-        declare_table(schema, table, declared, key, resource=table)
+    declare_contracts(schema, TABLES)
 
 
 def _lineage(workspace_id: str, row: dict[str, Any], synced_at: datetime) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from dlt.extract.source import DltSource
 from dlt.sources.rest_api import rest_api_resources
 
 from core.workspaces import Workspace
-from pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, decimal_json, declare_contracts, stamp
+from pipelines.loading import declare_contracts
+from pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, decimal_json, stamp
 from pipelines.quickbooks.helpers import QueryPaginator, entity_query
 from pipelines.quickbooks.settings import (
     DEFAULT_API_BASE,

@@ -20,7 +20,8 @@ from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator, Sing
 from dlt.sources.rest_api import rest_api_resources
 
 from core.workspaces import Workspace
-from pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, decimal_json, declare_contracts, stamp
+from pipelines.loading import declare_contracts
+from pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, decimal_json, stamp
 from pipelines.xero.helpers import if_modified_since
 from pipelines.xero.settings import (
     API_PATH,

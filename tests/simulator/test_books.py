@@ -7,7 +7,7 @@ import calendar
 import http.client
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -17,28 +17,15 @@ import pytest
 
 from simulator import Faults, SimulatorServer, World
 from simulator.oauth import OAuthClient, TokenError, TokenService
-
-AS_OF = date(2026, 11, 1)
-
-
-@pytest.fixture(scope="module")
-def world() -> World:
-    return World(seed=42, as_of=AS_OF, scale=0.1)
-
-
-@pytest.fixture(scope="module")
-def _running(world: World) -> Iterator[SimulatorServer]:
-    with SimulatorServer(world) as server:
-        yield server
+from tests.simulator.conftest import AS_OF
 
 
 @pytest.fixture
-def server(_running: SimulatorServer) -> SimulatorServer:
-    # Tokens are server state: every test starts right after consent, with no faults.
-    _running.faults = Faults()
-    _running.quickbooks.tokens.reset()
-    _running.xero.tokens.reset()
-    return _running
+def server(server: SimulatorServer) -> SimulatorServer:
+    # Tokens are server state: every test starts right after consent (conftest resets the faults).
+    server.quickbooks.tokens.reset()
+    server.xero.tokens.reset()
+    return server
 
 
 def _request(
