@@ -20,6 +20,7 @@ from dagster import (
     multi_asset,
 )
 
+from assets.quality import expectation_check_results, expectation_check_specs
 from assets.resources import ProviderAccountsResource, WarehouseResource
 from core.workspaces import Workspace
 from pipelines.loading import RAW_DATABASE
@@ -118,10 +119,11 @@ def source_assets(source: IngestedSource) -> AssetsDefinition:
             )
             for table in source.tables
         ],
+        check_specs=expectation_check_specs(source.tables),
     )
     def load_source(
         context: AssetExecutionContext, providers: ProviderAccountsResource
-    ) -> Iterator[MaterializeResult]:
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         """Loads every workspace with this provider; one failing workspace does not stop the others."""
         with providers.open_registry() as registry:
             loads = [source.load(workspace) for workspace in registry.with_provider(source.provider)]
@@ -134,6 +136,9 @@ def source_assets(source: IngestedSource) -> AssetsDefinition:
                     "rows_loaded_by_workspace": MetadataValue.json(by_workspace),
                 },
             )
+        # Validated in this step, before dbt: what fails a blocking expectation is quarantined and
+        # so excluded from this run's models.
+        yield from expectation_check_results(source.tables)
         for load in loads:
             rows = sum(load.rows_by_table.values())
             context.log.info(f"{source.name} {load.workspace_id}: {rows} rows in {load.elapsed_s:.1f}s")

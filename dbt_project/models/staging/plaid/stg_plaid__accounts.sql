@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('plaid', 'accounts') }}
+    {{ exclude_quarantined(source('plaid', 'accounts'), 'account_id') }}
 
 ),
 

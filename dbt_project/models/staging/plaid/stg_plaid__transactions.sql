@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('plaid', 'transactions') }}
+    {{ exclude_quarantined(source('plaid', 'transactions'), 'transaction_id') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('quickbooks', 'accounts') }}
+    {{ exclude_quarantined(source('quickbooks', 'accounts')) }}
 
 ),
 

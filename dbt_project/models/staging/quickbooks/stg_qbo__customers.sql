@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('quickbooks', 'customers') }}
+    {{ exclude_quarantined(source('quickbooks', 'customers')) }}
 
 ),
 

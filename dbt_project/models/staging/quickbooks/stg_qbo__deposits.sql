@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('quickbooks', 'deposits') }}
+    {{ exclude_quarantined(source('quickbooks', 'deposits')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('quickbooks', 'invoices') }}
+    {{ exclude_quarantined(source('quickbooks', 'invoices')) }}
 
 ),
 

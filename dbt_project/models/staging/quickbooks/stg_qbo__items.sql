@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('quickbooks', 'items') }}
+    {{ exclude_quarantined(source('quickbooks', 'items')) }}
 
 ),
 

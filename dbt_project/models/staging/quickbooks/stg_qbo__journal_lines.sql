@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('quickbooks', 'journal_entries') }}
+    {{ exclude_quarantined(source('quickbooks', 'journal_entries')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('quickbooks', 'payments') }}
+    {{ exclude_quarantined(source('quickbooks', 'payments')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'balance_transactions') }}
+    {{ exclude_quarantined(source('stripe', 'balance_transactions')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'charges') }}
+    {{ exclude_quarantined(source('stripe', 'charges')) }}
 
 ),
 

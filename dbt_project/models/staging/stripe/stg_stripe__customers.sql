@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'customers') }}
+    {{ exclude_quarantined(source('stripe', 'customers')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'disputes') }}
+    {{ exclude_quarantined(source('stripe', 'disputes')) }}
 
 ),
 

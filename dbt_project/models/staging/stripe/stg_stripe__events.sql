@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'events') }}
+    {{ exclude_quarantined(source('stripe', 'events')) }}
 
 ),
 

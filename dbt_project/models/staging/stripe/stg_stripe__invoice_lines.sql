@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'invoice_line_items') }}
+    {{ exclude_quarantined(source('stripe', 'invoice_line_items')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'invoices') }}
+    {{ exclude_quarantined(source('stripe', 'invoices')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'payment_intents') }}
+    {{ exclude_quarantined(source('stripe', 'payment_intents')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'payouts') }}
+    {{ exclude_quarantined(source('stripe', 'payouts')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'prices') }}
+    {{ exclude_quarantined(source('stripe', 'prices')) }}
 
 ),
 

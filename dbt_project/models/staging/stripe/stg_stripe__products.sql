@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'products') }}
+    {{ exclude_quarantined(source('stripe', 'products')) }}
 
 ),
 

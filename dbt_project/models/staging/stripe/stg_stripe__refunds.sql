@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'refunds') }}
+    {{ exclude_quarantined(source('stripe', 'refunds')) }}
 
 ),
 

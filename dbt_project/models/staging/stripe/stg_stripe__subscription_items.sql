@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'subscription_items') }}
+    {{ exclude_quarantined(source('stripe', 'subscription_items')) }}
 
 ),
 

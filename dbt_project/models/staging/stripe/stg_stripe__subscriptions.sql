@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe', 'subscriptions') }}
+    {{ exclude_quarantined(source('stripe', 'subscriptions')) }}
 
 ),
 

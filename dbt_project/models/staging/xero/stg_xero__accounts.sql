@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('xero', 'accounts') }}
+    {{ exclude_quarantined(source('xero', 'accounts'), 'account_id') }}
 
 ),
 

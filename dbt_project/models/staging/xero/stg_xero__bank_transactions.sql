@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('xero', 'bank_transactions') }}
+    {{ exclude_quarantined(source('xero', 'bank_transactions'), 'bank_transaction_id') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('xero', 'contacts') }}
+    {{ exclude_quarantined(source('xero', 'contacts'), 'contact_id') }}
 
 ),
 

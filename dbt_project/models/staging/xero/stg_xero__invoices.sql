@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('xero', 'invoices') }}
+    {{ exclude_quarantined(source('xero', 'invoices'), 'invoice_id') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('xero', 'manual_journals') }}
+    {{ exclude_quarantined(source('xero', 'manual_journals'), 'manual_journal_id') }}
 
 ),
 

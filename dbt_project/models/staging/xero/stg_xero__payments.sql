@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('xero', 'payments') }}
+    {{ exclude_quarantined(source('xero', 'payments'), 'payment_id') }}
 
 ),
 
