@@ -1,0 +1,70 @@
+"""Records the simulator corrupts on the wire (`Faults(malformed=…)`: a non-integer amount, a
+currency that is no ISO code, a missing timestamp) are rejected by the Stripe source into
+`raw.stripe_rejected_records` with the reason, fail the rejected-records check, and never reach
+staging, while every other object does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from assets.ingestion import no_rejected_stripe_records
+from assets.resources import WarehouseResource
+from core.warehouse import connect
+from pipelines.runner import ensure_raw_tables, load_stripe
+from simulator import Faults, SimulatorServer, World
+from simulator.registry import simulator_registry
+from tests.pipelines.conftest import AS_OF, SCALE
+
+
+def test_corrupted_records_are_rejected_with_reason_checked_and_absent_downstream(revops_home: Path) -> None:
+    world = World(seed=5, as_of=AS_OF, scale=SCALE)
+    with SimulatorServer(world, faults=Faults(malformed={"charges": 2, "customers": 1})) as server:
+        for workspace in simulator_registry(world, server).with_provider("stripe"):
+            assert load_stripe(workspace).ok
+        truths = {ws.id: world.ground_truth(ws.id) for ws in world.workspaces}
+    ensure_raw_tables()
+
+    with connect() as client:
+        rejected = client.query(
+            "SELECT workspace_id, resource, object_id, reason FROM raw.stripe_rejected_records FINAL"
+        ).result_rows
+    for workspace_id, truth in truths.items():
+        for resource in ("charges", "customers"):
+            expected = truth.malformed_ids[resource]
+            got = {row[2]: row[3] for row in rejected if row[0] == workspace_id and row[1] == resource}
+            assert set(got) == expected
+            assert all(reason for reason in got.values())
+
+    check = no_rejected_stripe_records(warehouse=WarehouseResource())
+    assert not check.passed
+    assert check.metadata["rejected_records"].value == sum(
+        len(ids) for truth in truths.values() for ids in truth.malformed_ids.values()
+    )
+
+    build = subprocess.run(
+        [str(Path(sys.executable).with_name("revops-dbt")), "build", "--select", "staging.stripe", "--quiet"],
+        env=os.environ | {"REVOPS_HOME": str(revops_home)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout[-3000:]
+    with connect() as client:
+        for workspace_id, truth in truths.items():
+            for model, resource, key in (
+                ("stg_stripe__charges", "charges", "charge_id"),
+                ("stg_stripe__customers", "customers", "customer_id"),
+            ):
+                staged = {
+                    row[0]
+                    for row in client.query(
+                        f"SELECT {key} FROM staging.{model} WHERE workspace_id = {{ws:String}}",
+                        parameters={"ws": workspace_id},
+                    ).result_rows
+                }
+                every = {obj["id"] for obj in truth.objects[resource]}
+                assert staged == every - truth.malformed_ids[resource], (workspace_id, model)
