@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from core.settings import get_settings
 from core.warehouse import connect
 from pipelines.runner import ensure_raw_tables, load_stripe
 from simulator import SimulatorServer, World
 from tests.pipelines.conftest import AS_OF, SCALE, stripe_workspaces
+from tests.support import isolated_warehouse
 
 # Every staging model and its id column: the grain is (workspace_id, id column).
 STAGING_KEYS = {
@@ -62,14 +62,8 @@ def _env(home: Path) -> dict[str, str]:
 
 @contextmanager
 def _warehouse_of(home: Path) -> Iterator[Client]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REVOPS_HOME", str(home))
-        get_settings.cache_clear()
-        try:
-            with connect() as client:
-                yield client
-        finally:
-            get_settings.cache_clear()
+    with isolated_warehouse(home), connect() as client:
+        yield client
 
 
 def _staging_counts(home: Path) -> dict[str, dict[str, int]]:

@@ -3,25 +3,14 @@ an embedded warehouse loaded from the simulator (acme keeps QuickBooks Online, g
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from core.settings import get_settings
-from core.warehouse import connect
-from pipelines.quickbooks import quickbooks_source_for
-from pipelines.runner import load_workspace
-from pipelines.xero import xero_source_for
 from simulator import SimulatorServer, World
-from simulator.registry import simulator_registry
+from tests.support import isolated_warehouse, load_simulated, query, run_dbt
 
 SELECT = ["staging.quickbooks", "staging.xero", "intermediate.accounting"]
 # Staging model → its key columns (after the workspace).
@@ -48,68 +37,29 @@ INTERMEDIATE = [
 ]
 
 
-def _revops_dbt() -> str:
-    beside_python = Path(sys.executable).with_name("revops-dbt")
-    found = str(beside_python) if beside_python.exists() else shutil.which("revops-dbt")
-    assert found, "the revops-dbt console script is not installed (pip install -e .)"
-    return found
-
-
-def _query(sql: str) -> list[dict[str, Any]]:
-    with connect() as client:
-        return list(client.query(sql).named_results())
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Load both workspaces' books twice (the second run re-fetches boundary rows), then build."""
     home = tmp_path_factory.mktemp("revops_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("REVOPS_HOME", str(home))
-        mp.setenv("REVOPS_WAREHOUSE_URL", f"chdb://{home / 'warehouse'}")
-        mp.delenv("REVOPS_DBT_TARGET", raising=False)
-        get_settings.cache_clear()
+    with isolated_warehouse(home):
         world = World(seed=11, as_of=date(2026, 10, 1), scale=0.1)
         with SimulatorServer(world) as server:
-            registry = simulator_registry(world, server)
             for _ in range(2):
-                for provider, source_for in (
-                    ("quickbooks", quickbooks_source_for),
-                    ("xero", xero_source_for),
-                ):
-                    for workspace in registry.with_provider(provider):
-                        load = load_workspace(provider, workspace, source_for)
-                        assert load.ok, load.error
+                load_simulated(world, server, ["quickbooks", "xero"])
                 world.advance_to(date(2026, 10, 8))
-        env = {
-            **os.environ,
-            "DBT_TARGET_PATH": str(home / "dbt_target"),
-            "DBT_LOG_PATH": str(home / "dbt_logs"),
-        }
-        completed = subprocess.run(
-            [_revops_dbt(), "build", "--select", *SELECT],
-            env=env,
-            cwd=home,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert completed.returncode == 0, completed.stdout + completed.stderr
-        assert "WARN=0" in completed.stdout, completed.stdout
-        try:
-            yield world
-        finally:
-            get_settings.cache_clear()
+        build = run_dbt(home, "build", "--select", *SELECT).assert_ok()
+        assert "WARN=0" in build.output, build.output
+        yield world
 
 
 def test_staging_is_duplicate_free_and_complete(built: World) -> None:
     for model, key in STAGING_KEYS.items():
         columns = ", ".join(["workspace_id", *key])
-        (row,) = _query(f"select count() as n, uniqExact({columns}) as keys from staging.{model}")
+        (row,) = query(f"select count() as n, uniqExact({columns}) as keys from staging.{model}")
         assert row["n"] == row["keys"] > 0, model
     truth = built.books_truth("acme")
     assert truth is not None
-    invoices = {row["invoice_id"]: row for row in _query("select * from staging.stg_qbo__invoices")}
+    invoices = {row["invoice_id"]: row for row in query("select * from staging.stg_qbo__invoices")}
     assert set(invoices) == {obj["Id"] for obj in truth.objects["Invoice"]}
     for obj in truth.objects["Invoice"]:
         row = invoices[obj["Id"]]
@@ -125,13 +75,13 @@ def test_staging_is_duplicate_free_and_complete(built: World) -> None:
 def test_xero_dates_and_signed_journals(built: World) -> None:
     truth = built.books_truth("globex")
     assert truth is not None
-    payments = {row["payment_id"]: row for row in _query("select * from staging.stg_xero__payments")}
+    payments = {row["payment_id"]: row for row in query("select * from staging.stg_xero__payments")}
     for obj in truth.objects["Payments"]:
         row = payments[obj["PaymentID"]]
         assert str(row["payment_date"]) == obj["DateString"][:10] and row["amount_major"] == obj["Amount"]
         assert int(row["updated_at"].timestamp() * 1000) == int(obj["UpdatedDateUTC"][6:19])
     statuses = {"AUTHORISED": "open", "PAID": "paid", "VOIDED": "voided"}
-    invoices = {row["invoice_id"]: row for row in _query("select * from staging.stg_xero__invoices")}
+    invoices = {row["invoice_id"]: row for row in query("select * from staging.stg_xero__invoices")}
     for obj in truth.objects["Invoices"]:
         row = invoices[obj["InvoiceID"]]
         assert (row["status"], row["total_major"], row["amount_due_major"]) == (
@@ -140,7 +90,7 @@ def test_xero_dates_and_signed_journals(built: World) -> None:
             obj["AmountDue"],
         )
         assert (row["total"], row["amount_paid"]) == (int(obj["Total"] * 100), int(obj["AmountPaid"] * 100))
-    unbalanced = _query(
+    unbalanced = query(
         "select workspace_id, journal_id from staging.int_accounting__journal_lines "
         "group by all having sum(amount) != 0 or sum(amount_major) != 0"
     )
@@ -149,14 +99,14 @@ def test_xero_dates_and_signed_journals(built: World) -> None:
 
 def test_intermediate_models_hold_both_workspaces_in_one_shape(built: World) -> None:
     for model in INTERMEDIATE:
-        systems = _query(
+        systems = query(
             f"select workspace_id, groupUniqArray(source_system) as systems from staging.{model} group by all"
         )
         assert {row["workspace_id"]: row["systems"] for row in systems} == {
             "acme": ["quickbooks"],
             "globex": ["xero"],
         }, model
-    invoices = _query(
+    invoices = query(
         "select workspace_id, status, count() as n, sum(total) as total "
         "from staging.int_accounting__invoices group by all"
     )
@@ -170,7 +120,7 @@ def test_intermediate_models_hold_both_workspaces_in_one_shape(built: World) -> 
             "paid",
             "voided",
         }
-    fees = _query(
+    fees = query(
         "select workspace_id, account_class, sum(amount) as amount "
         "from staging.int_accounting__journal_lines where posting_type = 'debit' group by all"
     )

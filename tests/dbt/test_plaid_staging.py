@@ -7,27 +7,16 @@ child process; every assertion reads that one build.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-from dlt.extract.source import DltSource
 
-from core.settings import get_settings
-from core.warehouse import connect
-from core.workspaces import Workspace
-from pipelines.plaid import plaid_source
-from pipelines.runner import load_workspace
 from simulator import Faults, SimulatorServer, World
+from tests.support import isolated_warehouse, load_simulated, query, run_dbt
 
 AS_OF = date(2026, 10, 14)  # both banks show pending card payments
 ADVANCED_TO = date(2026, 10, 22)
@@ -35,69 +24,21 @@ SCALE = 0.1
 STAGING = "staging"
 
 
-def _revops_dbt() -> str:
-    beside_python = Path(sys.executable).with_name("revops-dbt")
-    found = str(beside_python) if beside_python.exists() else shutil.which("revops-dbt")
-    assert found, "the revops-dbt console script is not installed (pip install -e .)"
-    return found
-
-
-def _load_banks(world: World, server: SimulatorServer) -> None:
-    for sim in world.workspaces:
-
-        def build(workspace: Workspace, sim: Any = sim) -> DltSource:
-            return plaid_source(
-                workspace_id=workspace.id,
-                api_base=server.plaid_base_url,
-                client_id=sim.plaid_client_id,
-                secret=sim.plaid_secret,
-                access_tokens=[sim.plaid_access_token],
-            )
-
-        load = load_workspace("plaid", Workspace(id=sim.id, name=sim.name), build)
-        assert load.ok, load.error
-
-
-def _query(sql: str, **parameters: Any) -> list[dict[str, Any]]:
-    with connect() as client:
-        return list(client.query(sql, parameters=parameters).named_results())
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, list[dict[str, Any]]]]:
     """(the advanced world, dbt's run results) after two loads and one build of staging.plaid."""
     home = tmp_path_factory.mktemp("revops_home")
-    target_path = home / "dbt_target"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("REVOPS_HOME", str(home))
-        mp.setenv("REVOPS_WAREHOUSE_URL", f"chdb://{home / 'warehouse'}")
-        mp.delenv("REVOPS_DBT_TARGET", raising=False)
-        mp.delenv("REVOPS_WORKSPACES_FILE", raising=False)
-        get_settings.cache_clear()
-        try:
-            world = World(seed=7, as_of=AS_OF, scale=SCALE)
-            with SimulatorServer(world, faults=Faults()) as server:
-                _load_banks(world, server)
-                world.advance_to(ADVANCED_TO)
-                _load_banks(world, server)
-            env = {**os.environ, "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(home / "dbt_logs")}
-            completed = subprocess.run(
-                [_revops_dbt(), "build", "--select", "staging.plaid"],
-                env=env,
-                cwd=home,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert completed.returncode == 0, completed.stdout + completed.stderr
-            results = json.loads((target_path / "run_results.json").read_text())["results"]
-            yield world, results
-        finally:
-            get_settings.cache_clear()
+    with isolated_warehouse(home):
+        world = World(seed=7, as_of=AS_OF, scale=SCALE)
+        with SimulatorServer(world, faults=Faults()) as server:
+            load_simulated(world, server, ["plaid"])
+            world.advance_to(ADVANCED_TO)
+            load_simulated(world, server, ["plaid"])
+        yield world, run_dbt(home, "build", "--select", "staging.plaid").assert_ok().results
 
 
 def _transactions(workspace_id: str) -> dict[str, dict[str, Any]]:
-    rows = _query(
+    rows = query(
         f"select * from {STAGING}.stg_plaid__transactions where workspace_id = {{ws:String}}",
         ws=workspace_id,
     )
@@ -114,15 +55,13 @@ def test_build_runs_both_models_and_every_test_cleanly(built: tuple[World, list[
 
 def test_one_row_per_transaction_and_both_workspaces(built: tuple[World, list[dict[str, Any]]]) -> None:
     world, _ = built
-    counts = _query(
+    counts = query(
         f"select workspace_id, count() as n, uniqExact(transaction_id) as ids "
         f"from {STAGING}.stg_plaid__transactions group by workspace_id order by workspace_id"
     )
     assert [c["workspace_id"] for c in counts] == sorted(ws.id for ws in world.workspaces)
     assert all(c["n"] == c["ids"] > 0 for c in counts)
-    accounts = _query(
-        f"select distinct workspace_id from {STAGING}.stg_plaid__accounts order by workspace_id"
-    )
+    accounts = query(f"select distinct workspace_id from {STAGING}.stg_plaid__accounts order by workspace_id")
     assert [a["workspace_id"] for a in accounts] == sorted(ws.id for ws in world.workspaces)
 
 
@@ -160,7 +99,7 @@ def test_live_rows_equal_the_bank_and_removed_ones_are_flagged(
             pending = removed[row["pending_transaction_id"]]
             assert (row["is_pending"], row["amount"]) == (False, pending["amount"])
         # Not double-counted: the live total equals the bank's.
-        live_total = _query(
+        live_total = query(
             f"select sum(amount) as total from {STAGING}.stg_plaid__transactions "
             "where workspace_id = {ws:String} and not is_removed",
             ws=sim.id,
@@ -189,7 +128,7 @@ def test_account_balances_equal_the_bank(built: tuple[World, list[dict[str, Any]
     for sim in world.workspaces:
         truth = world.ground_truth(sim.id).bank
         assert truth is not None
-        rows = _query(
+        rows = query(
             f"select * from {STAGING}.stg_plaid__accounts where workspace_id = {{ws:String}}", ws=sim.id
         )
         assert {
@@ -203,7 +142,7 @@ def test_account_balances_equal_the_bank(built: tuple[World, list[dict[str, Any]
 
 
 def test_column_types(built: tuple[World, list[dict[str, Any]]]) -> None:
-    rows = _query(
+    rows = query(
         "select table, name, type from system.columns "
         "where database = {db:String} and table like 'stg_plaid__%' order by table, position",
         db=STAGING,

@@ -7,11 +7,7 @@ build again and plant an orphan, without changing what the earlier ones saw.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -23,7 +19,6 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from core.settings import get_settings
 from core.warehouse import connect
 from pipelines.runner import ensure_raw_tables
 from tests.dbt.stripe_raw_fixture import (
@@ -34,6 +29,7 @@ from tests.dbt.stripe_raw_fixture import (
     WS_B,
     load_raw_fixture,
 )
+from tests.support import DbtRun, isolated_warehouse, run_dbt
 
 # Staging model -> (raw table it reads, its key column). Items are keyed like any other object.
 MODELS: dict[str, tuple[str, str]] = {
@@ -73,25 +69,9 @@ MONEY_COLUMNS: dict[str, list[str]] = {
 STAGING = "staging"
 
 
-def _revops_dbt() -> str:
-    beside_python = Path(sys.executable).with_name("revops-dbt")
-    found = str(beside_python) if beside_python.exists() else shutil.which("revops-dbt")
-    assert found, "the revops-dbt console script is not installed (pip install -e .)"
-    return found
-
-
-@dataclass
-class DbtRun:
-    returncode: int
-    output: str
-    results: list[dict[str, Any]]
-
-
 @dataclass
 class Warehouse:
     home: Path
-    env: dict[str, str]
-    target_path: Path
     _open: ExitStack | None = None
     _client: Client | None = None
 
@@ -110,15 +90,8 @@ class Warehouse:
             self._open = self._client = None
 
     def dbt(self, *args: str) -> DbtRun:
-        """Run revops-dbt in a child process, as a user would, and read its run_results.json."""
         self.release()
-        run_results = self.target_path / "run_results.json"
-        run_results.unlink(missing_ok=True)
-        completed = subprocess.run(
-            [_revops_dbt(), *args], env=self.env, cwd=self.home, capture_output=True, text=True, timeout=600
-        )
-        results = json.loads(run_results.read_text())["results"] if run_results.exists() else []
-        return DbtRun(completed.returncode, completed.stdout + completed.stderr, results)
+        return run_dbt(self.home, *args)
 
     def query(self, sql: str, **parameters: Any) -> list[dict[str, Any]]:
         return list(self.client.query(sql, parameters=parameters).named_results())
@@ -145,20 +118,8 @@ class Warehouse:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     home = tmp_path_factory.mktemp("revops_home")
-    target_path = home / "dbt_target"
-    with pytest.MonkeyPatch.context() as mp:
-        # An explicit URL wins over any REVOPS_WAREHOUSE_URL from the caller's environment or .env.
-        mp.setenv("REVOPS_HOME", str(home))
-        mp.setenv("REVOPS_WAREHOUSE_URL", f"chdb://{home / 'warehouse'}")
-        mp.delenv("REVOPS_DBT_TARGET", raising=False)
-        get_settings.cache_clear()
-        env = {
-            **os.environ,
-            # Keep dbt's artifacts and logs out of the shared checkout.
-            "DBT_TARGET_PATH": str(target_path),
-            "DBT_LOG_PATH": str(home / "dbt_logs"),
-        }
-        warehouse = Warehouse(home=home, env=env, target_path=target_path)
+    with isolated_warehouse(home):
+        warehouse = Warehouse(home=home)
         try:
             load_raw_fixture(warehouse.client)
             # The other sources' raw tables exist, empty, as they do before dbt in every run.
@@ -166,7 +127,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
             yield warehouse
         finally:
             warehouse.release()
-            get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -482,7 +442,7 @@ def test_json_fields_are_extracted_and_bad_values_read_as_null(built: Warehouse)
 
 
 def test_every_model_and_column_is_documented_in_order(built: Warehouse) -> None:
-    manifest = json.loads((built.target_path / "manifest.json").read_text())
+    manifest = json.loads((built.home / "dbt_target" / "manifest.json").read_text())
     columns = _columns(built)
     for model in MODELS:
         node = manifest["nodes"][f"model.revops.{model}"]

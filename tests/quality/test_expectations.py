@@ -7,9 +7,6 @@ often validation runs, and never reach staging after `revops-dbt build`.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,16 +17,14 @@ import pytest
 from dagster import AssetCheckSeverity
 
 from assets.quality import expectation_check_result
-from core.settings import get_settings
 from core.warehouse import connect
 from pipelines.loading import ensure_table
-from pipelines.runner import ensure_raw_tables, load_plaid, load_quickbooks, load_stripe, load_xero
+from pipelines.runner import ensure_raw_tables
 from quality import QUARANTINE_TABLE, RAW_TABLE_RULES, TableValidation, validate_raw_tables
 from simulator import Faults, SimulatorServer, World
-from simulator.registry import simulator_registry
 from tests.pipelines.conftest import AS_OF, SCALE
+from tests.support import isolated_warehouse, load_simulated, run_dbt
 
-LOADERS = {"stripe": load_stripe, "plaid": load_plaid, "quickbooks": load_quickbooks, "xero": load_xero}
 WORKSPACE = "acme"
 BAD_CURRENCY_CHARGE = "ch_quality_bad_currency"
 NEGATIVE_CHARGE = "ch_quality_negative"
@@ -43,7 +38,6 @@ class Run:
     first: dict[str, TableValidation]
     second: dict[str, TableValidation]
     quarantine_rows_after: list[int]
-    dbt_output: str
 
 
 def _query(sql: str) -> list[tuple[Any, ...]]:
@@ -88,53 +82,28 @@ def _quarantine_rows() -> int:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    home = tmp_path_factory.mktemp("quality") / "revops"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("REVOPS_HOME", str(home))
-        mp.setenv("REVOPS_WAREHOUSE_URL", f"chdb://{home / 'warehouse'}")
-        mp.delenv("REVOPS_DBT_TARGET", raising=False)
-        mp.delenv("REVOPS_WORKSPACES_FILE", raising=False)
-        get_settings.cache_clear()
-        try:
-            world = World(seed=7, as_of=AS_OF, scale=SCALE)
-            with SimulatorServer(world, faults=Faults()) as server:
-                registry = simulator_registry(world, server)
-                for provider, load in LOADERS.items():
-                    for workspace in registry.with_provider(provider):
-                        result = load(workspace)
-                        assert result.ok, result.error
-            ensure_raw_tables()
-            clean = validate_raw_tables()
-            _inject()
-            first = validate_raw_tables()
-            after = [_quarantine_rows()]
-            second = validate_raw_tables()
-            after.append(_quarantine_rows())
-            env = {
-                **os.environ,
-                "DBT_TARGET_PATH": str(home / "dbt_target"),
-                "DBT_LOG_PATH": str(home / "dbt_logs"),
-            }
-            completed = subprocess.run(
-                [
-                    str(Path(sys.executable).with_name("revops-dbt")),
-                    "build",
-                    "--select",
-                    "stg_stripe__charges",
-                    "stg_plaid__transactions",
-                    "--indirect-selection",
-                    "cautious",
-                ],
-                env=env,
-                cwd=home,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert completed.returncode == 0, completed.stdout + completed.stderr
-            yield Run(home, clean, first, second, after, completed.stdout)
-        finally:
-            get_settings.cache_clear()
+    home = tmp_path_factory.mktemp("quality")
+    with isolated_warehouse(home):
+        world = World(seed=7, as_of=AS_OF, scale=SCALE)
+        with SimulatorServer(world, faults=Faults()) as server:
+            load_simulated(world, server)
+        ensure_raw_tables()
+        clean = validate_raw_tables()
+        _inject()
+        first = validate_raw_tables()
+        after = [_quarantine_rows()]
+        second = validate_raw_tables()
+        after.append(_quarantine_rows())
+        run_dbt(
+            home,
+            "build",
+            "--select",
+            "stg_stripe__charges",
+            "stg_plaid__transactions",
+            "--indirect-selection",
+            "cautious",
+        ).assert_ok()
+        yield Run(home, clean, first, second, after)
 
 
 def test_every_declared_raw_table_gets_a_suite(run: Run) -> None:
@@ -151,17 +120,12 @@ def test_clean_data_passes_every_check(run: Run) -> None:
         assert expectation_check_result(table, outcome).passed, table
 
 
-def test_bad_records_are_quarantined_with_their_reason(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REVOPS_HOME", str(run.home))
-    monkeypatch.setenv("REVOPS_WAREHOUSE_URL", f"chdb://{run.home / 'warehouse'}")
-    get_settings.cache_clear()
-    try:
+def test_bad_records_are_quarantined_with_their_reason(run: Run) -> None:
+    with isolated_warehouse(run.home):
         rows = _query(
             f"SELECT workspace_id, table_name, record_id, expectation, reason FROM raw.{QUARANTINE_TABLE} "
             "ORDER BY table_name, record_id"
         )
-    finally:
-        get_settings.cache_clear()
     assert [row[:4] for row in rows] == [
         (WORKSPACE, "plaid_transactions", MALFORMED_TRANSACTION, "amount_well_formed:amount"),
         (WORKSPACE, "stripe_charges", BAD_CURRENCY_CHARGE, "currency_iso_4217:currency"),
@@ -196,18 +160,13 @@ def test_revalidation_does_not_duplicate_quarantine_rows(run: Run) -> None:
     assert not run.second["stripe_charges"].passed  # still failing, still reported
 
 
-def test_quarantined_records_never_reach_staging(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REVOPS_HOME", str(run.home))
-    monkeypatch.setenv("REVOPS_WAREHOUSE_URL", f"chdb://{run.home / 'warehouse'}")
-    get_settings.cache_clear()
-    try:
+def test_quarantined_records_never_reach_staging(run: Run) -> None:
+    with isolated_warehouse(run.home):
         charges = {row[0] for row in _query("SELECT charge_id FROM staging.stg_stripe__charges")}
         transactions = {
             row[0] for row in _query("SELECT transaction_id FROM staging.stg_plaid__transactions")
         }
         raw_charges = _query("SELECT uniqExact(workspace_id, id) FROM raw.stripe_charges")[0][0]
-    finally:
-        get_settings.cache_clear()
     assert charges and transactions
     assert BAD_CURRENCY_CHARGE not in charges and NEGATIVE_CHARGE not in charges
     assert MALFORMED_TRANSACTION not in transactions
