@@ -164,8 +164,8 @@ _load_guard = threading.Lock()
 def _load_file(file_path: str, table: TTableSchema, database: str) -> None:
     data = pq.read_table(file_path)
     if table["name"] == PIPELINE_STATE_TABLE and STATE_BLOB_COLUMN in data.column_names:
-        # The blob holds source state, rotated OAuth refresh tokens included: secrets stay out of the
-        # warehouse. The row itself (pipeline, version, time) still records that a load happened.
+        # The blob holds source state (cursors, and whatever a source keeps there): it stays local, out
+        # of the warehouse. The row itself (pipeline, version, time) still records that a load happened.
         data = data.drop_columns([STATE_BLOB_COLUMN])
     with _load_guard, connect() as client:
         ensure_table(client, database, table["name"], table["columns"])

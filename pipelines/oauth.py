@@ -3,19 +3,17 @@ pieces both accounting sources share.
 
 Both providers hand out short-lived access tokens (QBO 1 h, Xero 30 min) for a refresh token, and
 *rotate* the refresh token: every refresh returns a new one and the old one stops working. So the
-token in secrets is only the first link of a chain; the current link lives in the pipeline's dlt
-state (`oauth.refresh_token`), written the moment it is issued. If the configured token changes
-(the user reconnected the app and pasted a new one), the configured one wins again.
+token in secrets is only the first link of a chain; the current link is written to a token file under
+`$REVOPS_HOME/oauth/` (owner-only, replaced atomically) the moment it is issued — not to dlt state,
+which is committed only when a run succeeds and is dropped when the warehouse is rebuilt, either of
+which would lose a token the provider has already rotated. If the configured token changes (the user
+reconnected the app and pasted a new one), the configured one wins again.
 
 Access tokens are obtained lazily, renewed shortly before they expire, and renewed once more when the
 API answers 401 anyway (clock skew, a token revoked server-side); the failed request is replayed and
 the load continues. A second 401 in a row is an error. A refresh rejected with `invalid_grant` is
 final until a person reconnects, so it raises `SourceError` naming the workspace. Tokens never appear
-in messages or logs (dlt state, which holds the refresh token, is stored in the warehouse's
-`raw._dlt_pipeline_state`).
-
-Known gap: dlt commits state only when extraction succeeds, so a run that fails after a refresh
-forgets the rotated token while the provider has already retired the previous one.
+in messages or logs, and never in the warehouse.
 """
 
 from __future__ import annotations
@@ -23,13 +21,16 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import json
+import os
+import re
 import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Optional
 
-import dlt
 from dlt.common.configuration import configspec
 from dlt.common.typing import TSecretStrValue
 from dlt.sources.helpers import requests as dlt_requests
@@ -37,9 +38,9 @@ from dlt.sources.helpers.rest_client.auth import OAuth2AuthBase
 from pydantic import SecretStr
 from requests import PreparedRequest, Response
 
+from core.settings import get_settings
 from pipelines.errors import SourceError
 
-STATE_KEY = "oauth"
 EXPIRY_MARGIN = 0.9
 """Renew an access token after this share of its lifetime, before the API has to reject it."""
 
@@ -51,6 +52,43 @@ def secret_value(value: SecretStr | str | None) -> str | None:
 
 def _fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+class RefreshTokenStore:
+    """The current link of each rotating refresh-token chain, one owner-only JSON file per connection.
+
+    A file remembers which configured token its chain started from, so configuring a new token (a
+    reconnected app) starts a new chain instead of continuing a revoked one.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, connection: str) -> Path:
+        return self.directory / f"{re.sub(r'[^a-z0-9]+', '_', connection.lower())}.json"
+
+    def current(self, connection: str, configured: str) -> str | None:
+        try:
+            saved = json.loads(self._path(connection).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return saved["refresh_token"] if saved.get("configured") == _fingerprint(configured) else None
+
+    def save(self, connection: str, configured: str, token: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self._path(connection)
+        partial = path.with_suffix(".partial")
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump({"configured": _fingerprint(configured), "refresh_token": token}, file)
+            file.flush()
+            os.fsync(file.fileno())
+        # Atomic: a crash leaves either the previous link or this one, never a torn file.
+        os.replace(partial, path)
+
+
+def refresh_token_store() -> RefreshTokenStore:
+    return RefreshTokenStore(get_settings().home / "oauth")
 
 
 def decimal_json(response: Response, *args: Any, **kwargs: Any) -> Response:
@@ -107,29 +145,19 @@ class OAuth2RefreshTokenAuth(OAuth2AuthBase):
 
     # --- the rotating refresh token ---
 
-    def _state(self) -> dict[str, Any] | None:
-        try:
-            state: dict[str, Any] = dlt.current.source_state().setdefault(STATE_KEY, {})
-        except Exception:
-            # Outside a pipeline run (a script, a test of the auth alone): keep the chain in memory.
-            return None
-        return state
+    @property
+    def _connection(self) -> str:
+        return f"{self.provider} {self.workspace_id}"
 
     def _refresh_token(self) -> str:
         if self._current_refresh is not None:
             return self._current_refresh
         configured = self.refresh_token or ""
-        state = self._state()
-        if state and state.get("configured") == _fingerprint(configured) and state.get("refresh_token"):
-            return str(state["refresh_token"])
-        return configured
+        return refresh_token_store().current(self._connection, configured) or configured
 
     def _remember(self, token: str) -> None:
         self._current_refresh = token
-        state = self._state()
-        if state is not None:
-            state["refresh_token"] = token
-            state["configured"] = _fingerprint(self.refresh_token or "")
+        refresh_token_store().save(self._connection, self.refresh_token or "", token)
 
     # --- access tokens ---
 

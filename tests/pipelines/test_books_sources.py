@@ -12,6 +12,7 @@ import pytest
 from dlt.extract.source import DltSource
 from dlt.sources.helpers.rest_client import RESTClient
 
+from core.settings import get_settings
 from core.warehouse import connect
 from core.workspaces import Workspace
 from pipelines.oauth import OAuth2RefreshTokenAuth
@@ -134,11 +135,35 @@ def test_loads_survive_expiring_tokens_and_keep_the_rotated_refresh_token(
         _assert_matches_truth(world, provider, tables)
     refreshes = sum(count for (_, route), count in server.stats.requests.items() if "token" in route)
     assert refreshes > 2
-    # The configured refresh token is spent; the next run must continue the chain from dlt state.
+    # The configured refresh token is spent; the next run must continue the chain from the token file.
     server.faults = Faults()
     for provider, source_for, _ in PROVIDERS:
         load = _load(world, server, provider, source_for)
         assert load.ok, load.error
+
+
+def test_a_run_failing_after_a_refresh_keeps_the_rotated_refresh_token(
+    world: World, server: SimulatorServer
+) -> None:
+    """The provider retires a refresh token as soon as it issues the next; a run that dies after
+    that must not leave the next run holding only the retired one."""
+
+    def crash(row: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("the run dies after its first page")
+
+    def crashing_source(workspace: Workspace) -> DltSource:
+        source = quickbooks_source_for(workspace)
+        for resource in source.resources.values():
+            resource.add_map(crash)
+        return source
+
+    failed = _load(world, server, "quickbooks", crashing_source)
+    assert not failed.ok and "dies after its first page" in (failed.error or "")
+    loaded = _load(world, server, "quickbooks", quickbooks_source_for)
+    assert loaded.ok, loaded.error
+    _assert_matches_truth(world, "quickbooks", PROVIDERS[0][2])
+    token_files = list((get_settings().home / "oauth").iterdir())
+    assert [path.stat().st_mode & 0o777 for path in token_files] == [0o600]
 
 
 def test_a_revoked_grant_fails_only_that_workspace(world: World, server: SimulatorServer) -> None:
@@ -164,7 +189,7 @@ def test_server_errors_and_rate_limits_are_retried(world: World, server: Simulat
 
 
 def test_oauth_tokens_never_reach_the_warehouse(world: World, server: SimulatorServer) -> None:
-    """dlt state carries the rotated refresh token; the warehouse keeps only that a load happened."""
+    """The warehouse keeps only that a load happened: no state blob, no token."""
     for provider, source_for, _ in PROVIDERS:
         assert _load(world, server, provider, source_for).ok
     with connect() as client:
