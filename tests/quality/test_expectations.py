@@ -28,6 +28,7 @@ from tests.support import isolated_warehouse, load_simulated, run_dbt
 WORKSPACE = "acme"
 BAD_CURRENCY_CHARGE = "ch_quality_bad_currency"
 NEGATIVE_CHARGE = "ch_quality_negative"
+BAD_CURRENCY_INVOICE = "in_quality_bad_currency"
 MALFORMED_TRANSACTION = "tx_quality_malformed_amount"
 
 
@@ -56,6 +57,26 @@ def _inject() -> None:
                 [WORKSPACE, NEGATIVE_CHARGE, -500, "usd", 1_760_000_000, now, "q1", "q1b"],
             ],
             column_names=["workspace_id", "id", "amount", "currency", "created", *lineage],
+        )
+        # An invoice that fails its expectations, with a line fetched along with it: both stay out.
+        client.insert(
+            "raw.stripe_invoices",
+            [[WORKSPACE, BAD_CURRENCY_INVOICE, 1000, 0, 1000, "xyz", 1_760_000_000, now, "q1", "q1d"]],
+            column_names=[
+                "workspace_id",
+                "id",
+                "amount_due",
+                "amount_paid",
+                "amount_remaining",
+                "currency",
+                "created",
+                *lineage,
+            ],
+        )
+        client.insert(
+            "raw.stripe_invoice_line_items",
+            [[WORKSPACE, "il_quality_line", BAD_CURRENCY_INVOICE, 1000, "usd", now, "q1", "q1e"]],
+            column_names=["workspace_id", "id", "invoice", "amount", "currency", *lineage],
         )
         # What dlt does with an amount that is not a number: a variant column beside the typed one.
         variant = {"amount__v_text": {"name": "amount__v_text", "data_type": "text", "nullable": True}}
@@ -99,6 +120,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             "build",
             "--select",
             "stg_stripe__charges",
+            "stg_stripe__invoice_lines",
             "stg_plaid__transactions",
             "--indirect-selection",
             "cautious",
@@ -130,6 +152,7 @@ def test_bad_records_are_quarantined_with_their_reason(run: Run) -> None:
         (WORKSPACE, "plaid_transactions", MALFORMED_TRANSACTION, "amount_well_formed:amount"),
         (WORKSPACE, "stripe_charges", BAD_CURRENCY_CHARGE, "currency_iso_4217:currency"),
         (WORKSPACE, "stripe_charges", NEGATIVE_CHARGE, "amount_in_range:amount"),
+        (WORKSPACE, "stripe_invoices", BAD_CURRENCY_INVOICE, "currency_iso_4217:currency"),
     ]
     reasons = {row[2]: row[4] for row in rows}
     assert "'12,50'" in reasons[MALFORMED_TRANSACTION] and "not a number" in reasons[MALFORMED_TRANSACTION]
@@ -139,7 +162,7 @@ def test_bad_records_are_quarantined_with_their_reason(run: Run) -> None:
 
 def test_the_matching_checks_fail(run: Run) -> None:
     failed = {table for table, outcome in run.first.items() if not outcome.passed}
-    assert failed == {"stripe_charges", "plaid_transactions"}
+    assert failed == {"stripe_charges", "stripe_invoices", "plaid_transactions"}
     charges = expectation_check_result("stripe_charges", run.first["stripe_charges"])
     assert not charges.passed and charges.severity == AssetCheckSeverity.ERROR
     assert charges.metadata["unexpected_counts"].data == {
@@ -154,7 +177,7 @@ def test_the_matching_checks_fail(run: Run) -> None:
 
 
 def test_revalidation_does_not_duplicate_quarantine_rows(run: Run) -> None:
-    assert run.quarantine_rows_after == [3, 3]
+    assert run.quarantine_rows_after == [4, 4]
     assert run.first["stripe_charges"].quarantined == 2
     assert run.second["stripe_charges"].quarantined == 0
     assert not run.second["stripe_charges"].passed  # still failing, still reported
@@ -167,7 +190,11 @@ def test_quarantined_records_never_reach_staging(run: Run) -> None:
             row[0] for row in _query("SELECT transaction_id FROM staging.stg_plaid__transactions")
         }
         raw_charges = _query("SELECT uniqExact(workspace_id, id) FROM raw.stripe_charges")[0][0]
-    assert charges and transactions
+        lines_by_invoice = dict(
+            _query("SELECT invoice_id, count() FROM staging.stg_stripe__invoice_lines GROUP BY invoice_id")
+        )
+    assert charges and transactions and lines_by_invoice
+    assert BAD_CURRENCY_INVOICE not in lines_by_invoice
     assert BAD_CURRENCY_CHARGE not in charges and NEGATIVE_CHARGE not in charges
     assert MALFORMED_TRANSACTION not in transactions
     assert len(charges) == raw_charges - 2  # everything else is still there

@@ -5,9 +5,6 @@ staging, while every other object does."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from assets.ingestion import no_rejected_stripe_records
@@ -17,6 +14,7 @@ from pipelines.runner import ensure_raw_tables, load_stripe
 from simulator import Faults, SimulatorServer, World
 from simulator.registry import simulator_registry
 from tests.pipelines.conftest import AS_OF, SCALE
+from tests.support import run_dbt
 
 
 def test_corrupted_records_are_rejected_with_reason_checked_and_absent_downstream(revops_home: Path) -> None:
@@ -44,15 +42,7 @@ def test_corrupted_records_are_rejected_with_reason_checked_and_absent_downstrea
         len(ids) for truth in truths.values() for ids in truth.malformed_ids.values()
     )
 
-    build = subprocess.run(
-        [str(Path(sys.executable).with_name("revops-dbt")), "build", "--select", "staging.stripe", "--quiet"],
-        env=os.environ | {"REVOPS_HOME": str(revops_home)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout[-3000:]
+    run_dbt(revops_home, "build", "--select", "staging.stripe", "--quiet").assert_ok()
     with connect() as client:
         for workspace_id, truth in truths.items():
             for model, resource, key in (

@@ -7,7 +7,8 @@
     simply stops appearing in later fetches, so its old rows stay in raw forever; keeping only
     items stamped with the parent's latest fetch time makes removed items disappear. The parent's
     latest fetch comes from the parent table, not from the items, so a parent whose latest fetch
-    has no items at all (an emptied draft invoice) has none here either.
+    has no items at all (an emptied draft invoice) has none here either, and the items of a
+    quarantined parent are left out with it.
 #}
 {% macro stripe_items_of_latest_parent(items_relation, parent_relation, parent_key) -%}
     select items.*
@@ -17,7 +18,7 @@
             workspace_id,
             id,
             max(_revops_synced_at) as latest_synced_at
-        from {{ parent_relation }}
+        from ({{ exclude_quarantined(parent_relation) }})
         group by workspace_id, id
     ) as parents
         on items.workspace_id = parents.workspace_id
