@@ -1,0 +1,218 @@
+"""The ledger, reconciliation and metrics marts against the simulator's ground truth, on the shared
+session warehouse (every source loaded, every model built and tested)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+
+from tests.conftest import SimulatedWarehouse
+from tests.support import query
+
+WORKSPACES = ("acme", "globex")
+# Seeded books mistakes → the reconciliation status that must report them.
+BOOKS_STATUS = {
+    "missing_invoice": "missing_in_books",
+    "amount_mismatch": "amount_differs",
+    "payment_date_mismatch": "payment_date_differs",
+}
+
+
+def _rows(warehouse: SimulatedWarehouse, sql: str, **parameters: Any) -> list[dict[str, Any]]:
+    with warehouse.open():
+        return query(sql, **parameters)
+
+
+@pytest.mark.parametrize("workspace_id", WORKSPACES)
+def test_stripe_balance_equals_the_simulators_to_the_cent(
+    simulated_warehouse: SimulatedWarehouse, workspace_id: str
+) -> None:
+    world = simulated_warehouse.world
+    rows = _rows(
+        simulated_warehouse,
+        "select currency, account, balance from marts.fct_account_balances_daily "
+        "where workspace_id = {ws:String} and balance_date = {day:Date} "
+        "and account in ('stripe_balance', 'stripe_pending')",
+        ws=workspace_id,
+        day=world.as_of,
+    )
+    ledger: dict[str, dict[str, int]] = {}
+    for row in rows:
+        kind = "available" if row["account"] == "stripe_balance" else "pending"
+        ledger.setdefault(row["currency"], {"available": 0, "pending": 0})[kind] = row["balance"]
+    truth = {
+        currency.upper(): balance for currency, balance in world.ground_truth(workspace_id).balance.items()
+    }
+    assert ledger == truth
+
+
+@pytest.mark.parametrize("workspace_id", WORKSPACES)
+def test_cash_per_bank_account_equals_the_plaid_balance(
+    simulated_warehouse: SimulatedWarehouse, workspace_id: str
+) -> None:
+    rows = _rows(
+        simulated_warehouse,
+        "select sub_account, sum(debit) - sum(credit) as balance from marts.fct_ledger_entries "
+        "where workspace_id = {ws:String} and account = 'cash' group by sub_account",
+        ws=workspace_id,
+    )
+    bank = simulated_warehouse.world.ground_truth(workspace_id).bank
+    assert bank is not None
+    assert {row["sub_account"]: row["balance"] for row in rows} == {
+        account_id: current for account_id, (current, _) in bank.balances.items()
+    }
+
+
+def test_every_transaction_balances_per_currency(simulated_warehouse: SimulatedWarehouse) -> None:
+    rows = _rows(
+        simulated_warehouse,
+        "select workspace_id, posting_rule, count() as lines, "
+        "countIf(debit != 0 and credit != 0) as two_sided, "
+        "uniqExactIf(transaction_id, not balanced) as unbalanced "
+        "from marts.fct_ledger_entries as entries "
+        "inner join (select workspace_id, transaction_id, currency, sum(debit) = sum(credit) as balanced "
+        "   from marts.fct_ledger_entries group by all) as sums "
+        "using (workspace_id, transaction_id, currency) "
+        "group by workspace_id, posting_rule",
+    )
+    rules = {(row["workspace_id"], row["posting_rule"]) for row in rows}
+    # Every kind of movement the simulator produces is posted in both workspaces.
+    for workspace_id in WORKSPACES:
+        for rule in (
+            "stripe_charge",
+            "stripe_refund",
+            "stripe_payout",
+            "stripe_fee",
+            "stripe_funds_available",
+            "invoice_finalization",
+            "invoice_revenue_recognition",
+            "bank_transaction",
+            "bank_payout_deposit",
+        ):
+            assert (workspace_id, rule) in rules
+    assert [row for row in rows if row["unbalanced"] or row["two_sided"]] == []
+
+
+@pytest.mark.parametrize("workspace_id", WORKSPACES)
+def test_payout_reconciliation_flags_exactly_the_seeded_bank_discrepancies(
+    simulated_warehouse: SimulatedWarehouse, workspace_id: str
+) -> None:
+    world = simulated_warehouse.world
+    bank = world.ground_truth(workspace_id).bank
+    assert bank is not None
+    rows = _rows(
+        simulated_warehouse,
+        "select payout_id, bank_transaction_id, reconciliation_status as status, is_flagged, "
+        "expected_arrival_date from marts.fct_payout_reconciliation where workspace_id = {ws:String}",
+        ws=workspace_id,
+    )
+    by_status: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_status.setdefault(row["status"], []).append(row)
+
+    matched = {row["payout_id"]: row["bank_transaction_id"] for row in by_status.get("matched", [])}
+    assert matched == {
+        payout_id: deposit for payout_id, deposit in bank.payout_deposits.items() if payout_id in matched
+    }
+    assert set(bank.payout_deposits) - set(matched) == set()
+    assert {row["bank_transaction_id"] for row in by_status["unexplained_deposit"]} == set(
+        bank.unmatched_deposits
+    )
+    flagged_missing = {row["payout_id"] for row in by_status.get("missing_in_bank", [])}
+    assert flagged_missing <= set(bank.missing_payouts)
+    # A missing payout whose deposit window is still open cannot be told from a late one yet.
+    for row in by_status.get("in_transit", []):
+        assert (world.as_of - row["expected_arrival_date"]).days <= 4
+    assert set(bank.missing_payouts) - flagged_missing <= {
+        row["payout_id"] for row in by_status["in_transit"]
+    }
+    assert "amount_mismatch" not in by_status
+    assert {row["status"] for row in rows if row["is_flagged"]} <= {"missing_in_bank", "unexplained_deposit"}
+
+
+@pytest.mark.parametrize("workspace_id", WORKSPACES)
+def test_invoice_reconciliation_flags_exactly_the_seeded_books_discrepancies(
+    simulated_warehouse: SimulatedWarehouse, workspace_id: str
+) -> None:
+    books = simulated_warehouse.world.ground_truth(workspace_id).books
+    assert books is not None and books.discrepancies
+    rows = _rows(
+        simulated_warehouse,
+        "select invoice_id, reconciliation_status from marts.fct_invoice_reconciliation "
+        "where workspace_id = {ws:String} and is_flagged",
+        ws=workspace_id,
+    )
+    assert sorted((row["reconciliation_status"], row["invoice_id"]) for row in rows) == sorted(
+        (BOOKS_STATUS[mistake.kind], mistake.stripe_invoice_id) for mistake in books.discrepancies
+    )
+
+
+@pytest.mark.parametrize("workspace_id", WORKSPACES)
+def test_ar_aging_ties_to_stripes_open_invoices(
+    simulated_warehouse: SimulatedWarehouse, workspace_id: str
+) -> None:
+    truth = simulated_warehouse.world.ground_truth(workspace_id)
+    open_amounts: dict[str, int] = {}
+    for invoice in truth.objects["invoices"]:
+        if invoice["status"] == "open":
+            currency = invoice["currency"].upper()
+            open_amounts[currency] = open_amounts.get(currency, 0) + invoice["amount_remaining"]
+    rows = _rows(
+        simulated_warehouse,
+        "select currency, sum(amount_open) as amount from marts.fct_ar_aging "
+        "where workspace_id = {ws:String} group by currency",
+        ws=workspace_id,
+    )
+    assert {row["currency"]: row["amount"] for row in rows} == open_amounts
+
+
+def test_mrr_is_in_one_reporting_currency_per_workspace(simulated_warehouse: SimulatedWarehouse) -> None:
+    rows = _rows(
+        simulated_warehouse,
+        "select workspace_id, groupUniqArray(reporting_currency) as reporting, "
+        "countIf(currency != reporting_currency) as converted, countIf(fx_rate <= 0) as bad_rates "
+        "from marts.fct_mrr_daily group by workspace_id order by workspace_id",
+    )
+    world = simulated_warehouse.world
+    settlement = {workspace.id: workspace.settlement_currency.upper() for workspace in world.workspaces}
+    assert {row["workspace_id"]: row["reporting"] for row in rows} == {
+        workspace_id: [currency] for workspace_id, currency in settlement.items()
+    }
+    assert all(row["converted"] > 0 and row["bad_rates"] == 0 for row in rows)
+
+
+@pytest.mark.parametrize("workspace_id", WORKSPACES)
+def test_mrr_at_the_clock_equals_the_subscriptions_in_force(
+    simulated_warehouse: SimulatedWarehouse, workspace_id: str
+) -> None:
+    """Each customer's MRR on the last day is what their active and past-due subscriptions' licensed
+    items cost per month (a yearly price counts a twelfth), in the subscription's currency."""
+    world = simulated_warehouse.world
+    months = {"month": 1, "year": 12}
+    expected: dict[tuple[str, str], Decimal] = {}
+    for subscription in world.ground_truth(workspace_id).objects["subscriptions"]:
+        if subscription["status"] not in ("active", "past_due"):
+            continue
+        for item in subscription["items"]["data"]:
+            price = item["price"]
+            recurring = price["recurring"]
+            if recurring["usage_type"] != "licensed":
+                continue
+            key = (subscription["customer"], price["currency"].upper())
+            monthly = Decimal(price["unit_amount"] * item["quantity"]) / (
+                months[recurring["interval"]] * recurring["interval_count"]
+            )
+            expected[key] = expected.get(key, Decimal(0)) + monthly
+    rows = _rows(
+        simulated_warehouse,
+        "select customer_id, currency, sum(mrr_original) as mrr from marts.fct_mrr_daily "
+        "where workspace_id = {ws:String} and mrr_date = {day:Date} group by customer_id, currency",
+        ws=workspace_id,
+        day=world.as_of,
+    )
+    assert expected
+    assert {(row["customer_id"], row["currency"]): row["mrr"] for row in rows} == {
+        key: int(amount.to_integral_value(ROUND_HALF_UP)) for key, amount in expected.items()
+    }
