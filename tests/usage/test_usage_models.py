@@ -1,0 +1,196 @@
+"""Usage aggregates against the simulator's ground truth: every meter (each aggregation type) per
+customer and day and per billing period, the rated charges, and the comparison with Stripe's invoices;
+then late deliveries, reprocessing and re-reads, which must never double count."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.runner import ensure_raw_tables
+from pipelines.usage.helpers import load_meters
+from pipelines.usage.partitions import day_ranges, stale_days
+from pipelines.usage.settings import DEFAULT_METERS_FILE
+from simulator import SimulatorServer, World
+from simulator.business.clock import day_start
+from simulator.business.usage import METERED_TIERS, graduated_amount
+from simulator.usage.log import TRUTH_METERS
+from tests.support import isolated_warehouse, query, run_dbt
+from tests.usage.conftest import USAGE_AS_OF, USAGE_SCALE, USAGE_SEED, UsageWarehouse, load_usage_for
+
+WORKSPACES = ("acme", "globex")
+DAILY_MODELS = (
+    "stg_usage__events",
+    "stg_usage__meters",
+    "int_usage__events_deduplicated",
+    "int_usage__metered_events",
+    "int_usage__meter_minute",
+    "int_usage__meter_hour",
+    "int_usage__meter_day",
+    "agg_usage_daily",
+)
+"""The day-partitioned usage models and the daily mart: everything usage that needs no Stripe data."""
+
+
+def _period_usage() -> dict[tuple[str, str, str, int, int], Decimal]:
+    rows = query(
+        "SELECT workspace_id, meter_slug, subscription_id, toUnixTimestamp(period_start_at) AS s, "
+        "toUnixTimestamp(period_end_at) AS e, usage_quantity FROM marts.fct_usage_by_billing_period"
+    )
+    return {
+        (r["workspace_id"], r["meter_slug"], r["subscription_id"], r["s"], r["e"]): r["usage_quantity"]
+        for r in rows
+    }
+
+
+def _daily_usage() -> dict[tuple[str, str, str, str], Decimal]:
+    rows = query(
+        "SELECT workspace_id, meter_slug, customer_id, toString(usage_date) AS day, usage_quantity "
+        "FROM marts.agg_usage_daily"
+    )
+    return {
+        (r["workspace_id"], r["meter_slug"], r["customer_id"], r["day"]): r["usage_quantity"] for r in rows
+    }
+
+
+def _truth_by_day(world: World) -> dict[tuple[str, str, str, str], Decimal]:
+    return {
+        (ws, *key): value for ws in WORKSPACES for key, value in world.usage_log(ws).truth_by_day().items()
+    }
+
+
+def test_the_shipped_meters_are_the_ones_the_simulator_knows() -> None:
+    config = load_meters(DEFAULT_METERS_FILE)
+    assert {meter.slug for meter in config.meters} == set(TRUTH_METERS)
+    assert {meter.aggregation for meter in config.meters} == {"SUM", "COUNT", "UNIQUE_COUNT", "MAX", "LATEST"}
+
+
+def test_every_meter_per_customer_and_billing_period_equals_the_truth(
+    usage_warehouse: UsageWarehouse,
+) -> None:
+    with (
+        usage_warehouse.open()
+        if hasattr(usage_warehouse, "open")
+        else isolated_warehouse(usage_warehouse.home)
+    ):
+        got = _period_usage()
+    truth = {
+        (ws, *key): value
+        for ws in WORKSPACES
+        for key, value in usage_warehouse.world.usage_log(ws).truth_by_billing_period().items()
+    }
+    assert {key[1] for key in truth} == set(TRUTH_METERS)
+    assert got == truth
+
+
+def test_daily_aggregates_equal_the_truth_with_duplicates_and_late_events(
+    usage_warehouse: UsageWarehouse,
+) -> None:
+    world = usage_warehouse.world
+    for ws in WORKSPACES:
+        log = world.usage_log(ws)
+        deliveries = log.deliveries
+        # The feed really is imperfect: duplicate deliveries, and events days late.
+        assert deliveries.height > log.delivered_events().height
+        assert (deliveries["arrival_ms"] - deliveries["time_ms"]).max() > 24 * 3600 * 1000
+    with isolated_warehouse(usage_warehouse.home):
+        got = _daily_usage()
+        raw = query("SELECT count() AS n FROM raw.usage_events")[0]["n"]
+    assert got == _truth_by_day(world)
+    assert raw >= sum(world.usage_log(ws).delivered_events().height for ws in WORKSPACES)
+
+
+def test_charges_rate_the_truth_and_the_diff_explains_what_stripe_billed(
+    usage_warehouse: UsageWarehouse,
+) -> None:
+    world = usage_warehouse.world
+    with isolated_warehouse(usage_warehouse.home):
+        charges = query(
+            "SELECT workspace_id, subscription_id, toUnixTimestamp(period_start_at) AS s, "
+            "toUnixTimestamp(period_end_at) AS e, lower(currency) AS currency, quantity, amount "
+            "FROM marts.fct_usage_charges"
+        )
+        diff = query(
+            "SELECT workspace_id, subscription_id, toUnixTimestamp(period_start_at) AS s, invoice_id, "
+            "invoiced_quantity, invoiced_amount, computed_quantity, computed_amount, status "
+            "FROM marts.usage_invoice_diff"
+        )
+    assert charges and diff
+    truth = {
+        (ws, *key): value
+        for ws in WORKSPACES
+        for key, value in world.usage_log(ws).truth_by_billing_period().items()
+    }
+    for charge in charges:
+        calls = int(
+            truth.get(
+                (charge["workspace_id"], "api_calls", charge["subscription_id"], charge["s"], charge["e"]), 0
+            )
+        )
+        assert charge["quantity"] == calls
+        assert charge["amount"] == graduated_amount(calls, METERED_TIERS[charge["currency"]])
+    # What Stripe invoiced, from the simulated history: metered lines by (subscription, period).
+    billed = {}
+    for ws in WORKSPACES:
+        log = world.usage_log(ws)
+        for invoice in log.history.invoices:
+            for line in invoice.lines:
+                if invoice.created <= log.now and line.price.metered:
+                    key = (ws, invoice.subscription.id, line.period_start)
+                    billed[key] = (invoice.id, line.quantity, line.amount)
+    invoiced = [row for row in diff if row["status"] in ("matched", "differs")]
+    assert {(r["workspace_id"], r["subscription_id"], r["s"]) for r in invoiced} == set(billed)
+    for row in invoiced:
+        assert (row["invoice_id"], row["invoiced_quantity"], row["invoiced_amount"]) == billed[
+            row["workspace_id"], row["subscription_id"], row["s"]
+        ]
+        # Stripe bills what had arrived when it invoiced: late events make the only differences.
+        assert (row["status"] == "matched") == (row["computed_quantity"] == row["invoiced_quantity"])
+        assert row["computed_quantity"] >= row["invoiced_quantity"]
+    assert any(row["status"] == "differs" for row in diff)
+    assert any(row["status"] == "matched" for row in diff)
+
+
+def _reprocess(home: Path, first: date, last: date) -> None:
+    dbt_vars = json.dumps({"usage_start_date": first.isoformat(), "usage_end_date": last.isoformat()})
+    run_dbt(home, "build", "--select", *DAILY_MODELS, "--vars", dbt_vars).assert_ok()
+
+
+def test_late_events_reprocess_only_their_days_and_never_double_count(tmp_path: Path) -> None:
+    """Usage alone (no Stripe): load, aggregate, move the clock, load the late deliveries and a
+    re-delivered file, then recompute exactly the stale days, twice."""
+    world = World(seed=USAGE_SEED, as_of=USAGE_AS_OF, scale=USAGE_SCALE)
+    before_ms = (day_start(world.as_of) + 86_400) * 1000
+    with isolated_warehouse(tmp_path) as home:
+        with SimulatorServer(world) as server:
+            load_usage_for(world, server)
+        ensure_raw_tables()
+        run_dbt(home, "build", "--select", *DAILY_MODELS).assert_ok()
+        assert stale_days() == []
+        world.advance_to(world.as_of + timedelta(days=2))
+        with SimulatorServer(world) as server:
+            load_usage_for(world, server)
+            # A re-delivered drop file (the same deliveries under another name), and the feed again.
+            drops = home / "usage-drops" / "globex"
+            newest = max(drops.glob("*.parquet"))
+            shutil.copy(newest, drops / ("redelivered-" + newest.name))
+            load_usage_for(world, server)
+        touched = set()
+        for ws in WORKSPACES:
+            arrived = world.usage_log(ws).deliveries.filter(pl.col("arrival_ms") >= before_ms)
+            touched |= set(arrived.select(pl.from_epoch("time_ms", time_unit="ms").dt.date()).to_series())
+        stale = stale_days()
+        assert set(stale) == touched
+        assert min(stale) < USAGE_AS_OF, "late deliveries reach back into days already aggregated"
+        for first, last in day_ranges(stale):
+            _reprocess(home, first, last)
+        assert stale_days() == []
+        assert _daily_usage() == _truth_by_day(world)
+        # Recomputing days that are already current changes nothing.
+        _reprocess(home, *day_ranges(stale)[-1])
+        assert _daily_usage() == _truth_by_day(world)
