@@ -1,0 +1,106 @@
+"""Turns each declared `MartEndpoint` into a GET route: its query model, its page model, its handler.
+
+Nothing here is specific to one mart: auth, scope, rate limit, validation, tenancy (`page_query`) and
+pagination apply to every endpoint the same way.
+"""
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from api.deps import ServicesDep, authorized
+from api.errors import ERROR_RESPONSES
+from api.keys import ApiKey
+from api.queries import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MartEndpoint,
+    PageRequest,
+    fetch_page,
+    request_type,
+)
+
+
+def _query_model(endpoint: MartEndpoint) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "limit": (
+            int,
+            Field(
+                DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description=f"Rows per page (≤ {MAX_PAGE_SIZE})."
+            ),
+        ),
+        "cursor": (
+            str | None,
+            Field(
+                None, max_length=2048, description="`next_cursor` of the previous page; omit for the first."
+            ),
+        ),
+    }
+    for spec in endpoint.filters:
+        if spec.param in endpoint.required:
+            fields[spec.param] = (request_type(spec.type), Field(description=spec.description))
+        else:
+            fields[spec.param] = (request_type(spec.type) | None, Field(None, description=spec.description))
+    return create_model(f"{endpoint.row.__name__}Query", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _page_model(endpoint: MartEndpoint) -> type[BaseModel]:
+    return create_model(
+        f"{endpoint.row.__name__}Page",
+        object=(Literal["list"], "list"),
+        data=(list[endpoint.row], ...),
+        has_more=(bool, Field(description="Whether another page follows.")),
+        next_cursor=(str | None, Field(description="Pass as `cursor` for the next page; null on the last.")),
+    )
+
+
+def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
+    QueryModel = _query_model(endpoint)
+    PageModel = _page_model(endpoint)
+
+    def list_rows(
+        request: Request,
+        params: Annotated[QueryModel, Query()],  # type: ignore[valid-type]
+        key: Annotated[ApiKey, Depends(authorized(endpoint.scope))],
+        services: ServicesDep,
+    ) -> dict[str, Any]:
+        filters = params.model_dump(exclude={"limit", "cursor"}, exclude_none=True)
+        wanted = PageRequest(filters, params.limit, params.cursor)
+        page = fetch_page(services.pool, endpoint, key.workspace_id, wanted)
+        request.state.rows = len(page.rows)
+        # Validated and serialized once, by FastAPI, against the response model.
+        return {
+            "object": "list",
+            "data": page.rows,
+            "has_more": page.has_more,
+            "next_cursor": page.next_cursor,
+        }
+
+    router.add_api_route(
+        endpoint.path,
+        list_rows,
+        methods=["GET"],
+        response_model=PageModel,
+        summary=endpoint.summary,
+        description=endpoint.description or None,
+        responses=ERROR_RESPONSES,
+        tags=[endpoint.path.strip("/").split("/")[0]],
+        operation_id="list_" + endpoint.path.strip("/").replace("/", "_").replace("-", "_"),
+        openapi_extra={
+            "x-revops-mart": {
+                "table": endpoint.table,
+                "scope": endpoint.scope.value,
+                "order_by": [key.expression for key in endpoint.keys],
+                "filters": {spec.param: {"column": spec.column, "op": spec.op} for spec in endpoint.filters},
+            }
+        },
+    )
+
+
+def mart_router(endpoints: Sequence[MartEndpoint]) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+    for endpoint in endpoints:
+        _add_route(router, endpoint)
+    return router

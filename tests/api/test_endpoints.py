@@ -1,0 +1,168 @@
+"""Every mart endpoint, enumerated from the OpenAPI spec, against the session's simulated warehouse:
+all pages together are exactly the workspace's rows, and a key never sees another workspace's rows,
+whatever the filters."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.keys import Scope
+from api.main import create_app
+from core.settings import Settings
+from tests.api.conftest import memory_keys
+from tests.conftest import SimulatedWarehouse
+from tests.support import query
+
+WORKSPACES = ("acme", "globex")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    table: str
+    scope: str
+    filters: dict[str, dict[str, str]]
+    required: tuple[str, ...]
+
+
+@dataclass
+class Api:
+    client: TestClient
+    secrets: dict[str, str]
+    endpoints: list[Endpoint]
+
+    def get(self, path: str, workspace_id: str, **params: Any) -> Any:
+        return self.client.get(
+            path, params=params, headers={"Authorization": f"Bearer {self.secrets[workspace_id]}"}
+        )
+
+    def all_rows(self, path: str, workspace_id: str, **params: Any) -> list[dict]:
+        rows: list[dict] = []
+        cursor: str | None = None
+        while True:
+            page = self.get(path, workspace_id, limit=500, **params, **({"cursor": cursor} if cursor else {}))
+            assert page.status_code == 200, page.text
+            rows += page.json()["data"]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                return rows
+
+
+def mart_endpoints(spec: dict) -> list[Endpoint]:
+    endpoints = []
+    for path, operations in spec["paths"].items():
+        operation = operations.get("get", {})
+        if "x-revops-mart" not in operation:
+            continue
+        mart = operation["x-revops-mart"]
+        required = tuple(
+            p["name"] for p in operation["parameters"] if p.get("required") and p["in"] == "query"
+        )
+        endpoints.append(Endpoint(path, mart["table"], mart["scope"], mart["filters"], required))
+    return endpoints
+
+
+@pytest.fixture(scope="module")
+def api(simulated_warehouse: SimulatedWarehouse) -> Iterator[Api]:
+    secrets, lookup = memory_keys(*((workspace_id, None) for workspace_id in WORKSPACES))
+    with simulated_warehouse.open():
+        app = create_app(Settings(api_rate_limit_per_minute=1_000_000), key_lookup=lookup)
+        with TestClient(app) as client:
+            yield Api(client, secrets, mart_endpoints(client.get("/openapi.json").json()))
+
+
+def as_param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def sample_row(endpoint: Endpoint, workspace_id: str) -> dict[str, Any]:
+    """A row from the middle of the workspace's rows, with every filter column (all None if it has none:
+    some marts, like the dunning queue, are empty in some worlds)."""
+    columns = sorted({f["column"] for f in endpoint.filters.values()})
+    count = query(
+        f"SELECT count() AS n FROM {endpoint.table} WHERE workspace_id = {{ws:String}}", ws=workspace_id
+    )
+    if count[0]["n"] == 0:
+        return dict.fromkeys(columns)
+    rows = query(
+        f"SELECT {', '.join(columns) or '1'} FROM {endpoint.table} WHERE workspace_id = {{ws:String}} "
+        f"ORDER BY tuple(*) LIMIT 1 OFFSET {count[0]['n'] // 2}",
+        ws=workspace_id,
+    )
+    return rows[0]
+
+
+def filter_params(endpoint: Endpoint, row: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
+    return {
+        name: as_param(row[endpoint.filters[name]["column"]])
+        for name in names
+        if row[endpoint.filters[name]["column"]] is not None
+    }
+
+
+def test_the_spec_lists_every_declared_endpoint(api: Api) -> None:
+    from api.routes import MART_ENDPOINTS
+
+    assert sorted(e.path for e in api.endpoints) == sorted(f"/v1{e.path}" for e in MART_ENDPOINTS)
+    assert {e.scope for e in api.endpoints} <= {s.value for s in Scope}
+
+
+@pytest.mark.parametrize("workspace_id", WORKSPACES)
+def test_all_pages_are_exactly_the_workspaces_rows(
+    api: Api, simulated_warehouse: SimulatedWarehouse, workspace_id: str
+) -> None:
+    for endpoint in api.endpoints:
+        with simulated_warehouse.open():
+            row = sample_row(endpoint, workspace_id)
+            required = filter_params(endpoint, row, endpoint.required)
+            where = " AND ".join(
+                [
+                    "workspace_id = {ws:String}",
+                    *(f"{endpoint.filters[name]['column']} = {{{name}:String}}" for name in required),
+                ]
+            )
+            expected = query(
+                f"SELECT count() AS n FROM {endpoint.table} WHERE {where}", ws=workspace_id, **required
+            )[0]["n"]
+        rows = api.all_rows(endpoint.path, workspace_id, **required)
+        assert len(rows) == expected, endpoint.path
+        assert len({json.dumps(r, sort_keys=True) for r in rows}) == len(rows), (
+            f"{endpoint.path}: a row repeated"
+        )
+        assert {r["workspace_id"] for r in rows} <= {workspace_id}
+
+
+@pytest.mark.parametrize(("reader", "other"), [("acme", "globex"), ("globex", "acme")])
+def test_a_key_never_reads_another_workspace_whatever_the_filters(
+    api: Api, simulated_warehouse: SimulatedWarehouse, reader: str, other: str
+) -> None:
+    """Every combination of every endpoint's filters, with values taken from the other workspace's
+    rows (so a leak would match them), returns only the reader's rows."""
+    for endpoint in api.endpoints:
+        with simulated_warehouse.open():
+            theirs = sample_row(endpoint, other)
+        optional = [name for name in endpoint.filters if name not in endpoint.required]
+        for size in range(len(optional) + 1):
+            for names in itertools.combinations(optional, size):
+                params = filter_params(endpoint, theirs, (*endpoint.required, *names))
+                response = api.get(endpoint.path, reader, limit=500, **params)
+                assert response.status_code == 200, (endpoint.path, params, response.text)
+                leaked = [r for r in response.json()["data"] if r["workspace_id"] != reader]
+                assert not leaked, (endpoint.path, params)
+                if response.json()["has_more"]:  # and the next page, through the cursor
+                    following = api.get(
+                        endpoint.path, reader, limit=500, cursor=response.json()["next_cursor"], **params
+                    )
+                    assert {r["workspace_id"] for r in following.json()["data"]} <= {reader}
