@@ -2,13 +2,15 @@
 
 from dagster import Definitions, in_process_executor
 
-from assets import ingestion, transformation
+from assets import dunning, ingestion, transformation, usage
 from assets.jobs import daily_schedule, revops_main_job, source_jobs, source_schedules
 from assets.resources import default_resources
 
 defs = Definitions.merge(
     ingestion.defs,
     transformation.defs,
+    dunning.defs,
+    usage.defs,
     Definitions(
         jobs=[revops_main_job, *source_jobs],
         schedules=[daily_schedule, *source_schedules],

@@ -26,13 +26,14 @@ from core.workspaces import Workspace
 from pipelines.loading import RAW_DATABASE
 from pipelines.plaid import PLAID_TABLES
 from pipelines.quickbooks import QUICKBOOKS_TABLES
-from pipelines.runner import WorkspaceLoad, load_plaid, load_quickbooks, load_stripe, load_xero
+from pipelines.runner import WorkspaceLoad, load_plaid, load_quickbooks, load_stripe, load_usage, load_xero
 from pipelines.stripe.settings import (
     ENDPOINTS,
     INVOICE_LINE_ITEMS_TABLE,
     REJECTED_TABLE,
     SUBSCRIPTION_ITEMS_TABLE,
 )
+from pipelines.usage import USAGE_TABLES
 from pipelines.xero import XERO_TABLES
 
 
@@ -96,7 +97,17 @@ XERO = IngestedSource(
     warn_after=timedelta(hours=26),
     fail_after=timedelta(hours=50),
 )
-SOURCES: tuple[IngestedSource, ...] = (STRIPE, PLAID, QUICKBOOKS, XERO)
+USAGE = IngestedSource(
+    name="usage",
+    provider="usage",
+    tables=USAGE_TABLES,
+    load=load_usage,
+    # Usage feeds billing and customer dashboards; late events are expected and reprocessed by day.
+    cron_schedule="25 * * * *",
+    warn_after=timedelta(hours=2),
+    fail_after=timedelta(hours=6),
+)
+SOURCES: tuple[IngestedSource, ...] = (STRIPE, PLAID, QUICKBOOKS, XERO, USAGE)
 
 
 def raw_asset_key(table: str) -> AssetKey:

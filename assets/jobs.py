@@ -4,12 +4,14 @@ from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, d
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from assets.ingestion import SOURCES, IngestedSource
+from assets.usage import usage_daily_selection
 
 MAIN_JOB_NAME = "revops_main"
 
 revops_main_job = define_asset_job(
     MAIN_JOB_NAME,
-    selection=AssetSelection.all(),
+    # A job's assets share one partitioning: the day-partitioned usage models run in their own job.
+    selection=AssetSelection.all() - usage_daily_selection,
     description="Load every source for every workspace, then build and test the dbt models.",
 )
 
@@ -27,7 +29,7 @@ def source_job(source: IngestedSource) -> UnresolvedAssetJobDefinition:
     """Load one source and rebuild only the models downstream of it."""
     return define_asset_job(
         f"load_{source.name}",
-        selection=AssetSelection.groups(f"{source.name}_raw").downstream(),
+        selection=AssetSelection.groups(f"{source.name}_raw").downstream() - usage_daily_selection,
         description=f"Load {source.name} for every workspace, then build and test what depends on it.",
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
@@ -13,6 +15,8 @@ from core.settings import get_settings, simulator_clock
 from core.warehouse import connect
 from core.workspaces import WorkspaceRegistry, load_registry
 from simulator import SimulatorServer, World
+from simulator.actions import ActionLog, action_log_path
+from simulator.mailbox import Mailbox
 from simulator.registry import simulator_registry
 
 
@@ -39,14 +43,39 @@ class ProviderAccountsResource(ConfigurableResource):
     sim_scale: float = 1.0
     sim_as_of: str | None = None
 
+    def simulated_world(self) -> World:
+        """The simulated world, with the actions taken against earlier simulators of it (REVOPS_HOME)."""
+        actions = ActionLog(action_log_path(get_settings().home, self.sim_seed, self.sim_scale))
+        return World(self.sim_seed, simulator_clock(self.sim_as_of), self.sim_scale, actions)
+
     @contextmanager
     def open_registry(self) -> Iterator[WorkspaceRegistry]:
         if self.workspaces_file:
             yield load_registry(Path(self.workspaces_file))
             return
-        world = World(seed=self.sim_seed, as_of=simulator_clock(self.sim_as_of), scale=self.sim_scale)
+        world = self.simulated_world()
         with SimulatorServer(world) as server:
             yield simulator_registry(world, server)
+
+    @contextmanager
+    def open_for_actions(self) -> Iterator[ActionTargets]:
+        """Where dunning acts: the registry's accounts and the configured SMTP server at the wall clock,
+        or the simulator (its Stripe API and its customers' mail server) at the simulator's clock."""
+        if self.workspaces_file:
+            yield ActionTargets(load_registry(Path(self.workspaces_file)), None, datetime.now(UTC))
+            return
+        world = self.simulated_world()
+        with SimulatorServer(world) as server, Mailbox(world) as mailbox:
+            yield ActionTargets(simulator_registry(world, server), (mailbox.host, mailbox.port), world.now)
+
+
+@dataclass(frozen=True)
+class ActionTargets:
+    registry: WorkspaceRegistry
+    smtp: tuple[str, int] | None
+    """(host, port) replacing the configured SMTP server, or None."""
+    now: datetime
+    """The business clock actions are decided and stamped at."""
 
 
 def default_resources() -> dict[str, ConfigurableResource]:

@@ -36,6 +36,8 @@ class RevopsDbtTranslator(DagsterDbtTranslator):
     manifest=revops_dbt_project.manifest_path,
     project=revops_dbt_project,
     dagster_dbt_translator=RevopsDbtTranslator(),
+    # Day-partitioned usage models have their own assets and job (assets/usage.py).
+    exclude="tag:usage_daily",
 )
 def revops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     # Models over a source no workspace has configured build empty instead of failing.

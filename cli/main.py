@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from cli.api_keys import app as api_keys_app
 from cli.output import OutputFormat, render
 from core.settings import get_settings
 
 app = typer.Typer(help="revops: Stripe, bank and books in one ClickHouse warehouse.", no_args_is_help=True)
 sim_app = typer.Typer(help="The simulated providers used by the demo and the tests.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+app.add_typer(api_keys_app, name="api-keys")
 console = Console()
 errors = Console(stderr=True)
 
@@ -44,6 +46,29 @@ def run(as_of: SimAsOf = None, scale: SimScale = None, seed: SimSeed = None) -> 
     outcome = run_main_job(console)
     print_summary(console, outcome)
     raise typer.Exit(0 if outcome.success else 1)
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=1, help="Simulated days to run, ending on the clock's day.")] = 30,
+    as_of: SimAsOf = None,
+    scale: SimScale = None,
+    seed: SimSeed = None,
+    holdout_share: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of customers held out of dunning.")
+    ] = 0.5,
+) -> None:
+    """Simulate N days of failed payments and dunning, day by day (load, recovery models, sensor, actions)."""
+    from datetime import date as date_type
+
+    from cli.demo import print_demo_summary, run_demo
+
+    _override_simulator(as_of, scale, seed)
+    settings = get_settings()
+    end = date_type.fromisoformat(as_of) if as_of else settings.sim_clock
+    console.print(f"revops demo: {days} days to {end}, scale {settings.sim_scale}, into {settings.home}")
+    run_demo(console, days, end, holdout_share)
+    print_demo_summary(console)
 
 
 @app.command()
@@ -112,13 +137,18 @@ def sim_serve(
     import threading
 
     from simulator import Faults, SimulatorServer, World
+    from simulator.actions import ActionLog, action_log_path
+    from simulator.mailbox import Mailbox
 
     _override_simulator(as_of, scale, seed)
     settings = get_settings()
-    world = World(seed=settings.sim_seed, as_of=settings.sim_clock, scale=settings.sim_scale)
+    # The actions taken against this world before (dunning), kept under REVOPS_HOME.
+    actions = ActionLog(action_log_path(settings.home, settings.sim_seed, settings.sim_scale))
+    world = World(settings.sim_seed, settings.sim_clock, settings.sim_scale, actions)
     faults = Faults(rate_limit_per_s=rate_limit, error_rate=error_rate)
-    with SimulatorServer(world, faults=faults, port=port) as server:
+    with SimulatorServer(world, faults=faults, port=port) as server, Mailbox(world) as mailbox:
         console.print(f"Simulated providers at {server.base_url} (clock {world.now:%Y-%m-%d %H:%M} UTC)")
+        console.print(f"  customers' mail server: SMTP {mailbox.host}:{mailbox.port}")
         for workspace in world.workspaces:
             console.print(f"  {workspace.id}: Stripe {server.stripe_base_url} key {workspace.stripe_api_key}")
         try:

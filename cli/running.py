@@ -139,7 +139,9 @@ def run_main_job(console: Console) -> RunOutcome:
         printer.stop_event.set()
         printer.join()
         printer.flush()
-    outcome = RunOutcome(result.success, run_id, time.monotonic() - started)
+    usage_errors = recompute_stale_usage_days(console) if result.success else []
+    outcome = RunOutcome(result.success and not usage_errors, run_id, time.monotonic() - started)
+    outcome.errors += usage_errors
     step_seconds: dict[str, float] = {}
     step_started: dict[str, float] = {}
     for record in instance.all_logs(run_id):
@@ -176,6 +178,37 @@ def run_main_job(console: Console) -> RunOutcome:
     return outcome
 
 
+def recompute_stale_usage_days(console: Console) -> list[str]:
+    """Bring the day-partitioned usage models up to date: rebuild, with dbt, each range of consecutive
+    days whose events changed since they were aggregated (late deliveries included); errors, if any.
+
+    The same models and vars as the `usage_daily` Dagster job and its sensor (assets/usage.py), run
+    directly: a ranged Dagster run records a materialization per model per day, thousands on a first
+    run, which would make `revops run` take minutes longer.
+    """
+    import json
+
+    from pipelines.usage.partitions import day_ranges, stale_days
+
+    launcher = Path(sys.executable).with_name("revops-dbt")
+    errors = []
+    for first, last in day_ranges(stale_days()):
+        console.print(f"[cyan]▶[/cyan] usage days {first} to {last}")
+        days = json.dumps({"usage_start_date": first.isoformat(), "usage_end_date": last.isoformat()})
+        completed = subprocess.run(
+            [str(launcher), "build", "--select", "tag:usage_daily", "--vars", days, "--quiet"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            console.print(f"[red]✗[/red] usage days {first} to {last}")
+            errors.append(f"usage days {first} to {last}: {completed.stdout.strip()[-2000:]}")
+        else:
+            console.print(f"[green]✓[/green] usage days {first} to {last}")
+    return errors
+
+
 def print_summary(console: Console, outcome: RunOutcome) -> None:
     table = Table("Asset", "Rows", "Seconds", title=f"revops run {outcome.run_id[:8]}", header_style="bold")
     for asset in sorted(outcome.assets, key=lambda a: a.key):
@@ -190,5 +223,39 @@ def print_summary(console: Console, outcome: RunOutcome) -> None:
         console.print(f"[yellow]check failed:[/yellow] {check}")
     for error in outcome.errors:
         console.print(f"[red]error:[/red] {error}")
+    # The queue is previewed even when an unrelated step failed: it is whatever the last build left.
+    print_dunning_preview(console)
     verdict = "[green]succeeded[/green]" if outcome.success else "[red]failed[/red]"
     console.print(f"Run {verdict} in {outcome.elapsed_s:.1f}s")
+
+
+def print_dunning_preview(console: Console) -> None:
+    """What the dunning job would do with the queue just built (dry run: nothing is sent or logged)."""
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from actions.executor import preview_queue
+    from actions.log import read_queue
+    from actions.policy import PolicyError, load_policies
+    from simulator.business.clock import to_datetime
+    from simulator.world import clock_of
+
+    settings = get_settings()
+    # Actions are decided at the providers' clock: the simulator's, or the wall clock for real accounts.
+    now = datetime.now(UTC) if settings.workspaces_file else to_datetime(clock_of(settings.sim_clock))
+    try:
+        policies = load_policies(settings.dunning_policies_dir)
+    except PolicyError as error:
+        console.print(f"[red]dunning policy:[/red] {error}")
+        return
+    report = preview_queue(read_queue(), policies, now, settings.dunning_kill_switch)
+    acting = {("execute", "due"), ("deferred", "dry_run")}
+    decisions = Counter(
+        (item.workspace_id, item.action, "would act" if (verdict, reason) in acting else reason)
+        for item, verdict, reason in report.results
+    )
+    live = sorted(ws for ws, policy in policies.items() if policy.live)
+    mode = f"live for {', '.join(live)}" if live else "dry run everywhere"
+    console.print(f"Dunning queue at {now:%Y-%m-%d %H:%M} UTC ({mode}): {len(report.results)} due")
+    for (workspace, action, decision), count in sorted(decisions.items()):
+        console.print(f"  {workspace}: {count} {action} — {decision}")

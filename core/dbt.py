@@ -14,18 +14,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.paths import DBT_PROJECT_DIR
+from core.settings import get_settings
 from core.warehouse import WarehouseTarget, current_target, hold_embedded_lock, open_client_for
 
 # dbt commands that never open a connection; they run without taking the embedded warehouse.
 OFFLINE_COMMANDS = frozenset({"parse", "ls", "list", "deps", "clean", "init", "docs serve"})
 
 
-def profile_env(target: WarehouseTarget) -> dict[str, str]:
-    """Environment read by dbt_project/profiles.yml (env_var() only) to reach `target`."""
+def profile_env(target: WarehouseTarget, cluster: str | None = None) -> dict[str, str]:
+    """Environment read by dbt_project/profiles.yml (env_var() only) to reach `target`; a server that is
+    a ClickHouse cluster (REVOPS_WAREHOUSE_CLUSTER) gets the `cluster` target."""
     env = {
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
-        "REVOPS_DBT_TARGET": "embedded" if target.is_embedded else "server",
+        "REVOPS_DBT_TARGET": "embedded" if target.is_embedded else "cluster" if cluster else "server",
     }
     if not target.is_embedded:
         env |= {
@@ -35,6 +37,8 @@ def profile_env(target: WarehouseTarget) -> dict[str, str]:
             "REVOPS_CH_PASSWORD": target.password,
             "REVOPS_CH_SECURE": "true" if target.secure else "false",
         }
+        if cluster:
+            env["REVOPS_CH_CLUSTER"] = cluster
     return env
 
 
@@ -99,7 +103,7 @@ def dbt_command(args: Sequence[str]) -> str:
 
 def run(args: Sequence[str]) -> int:
     target = current_target()
-    os.environ.update(profile_env(target))
+    os.environ.update(profile_env(target, get_settings().warehouse_cluster))
     command = dbt_command(args)
     if not target.is_embedded or not command or command in OFFLINE_COMMANDS:
         return _run_dbt_cli(args)

@@ -14,6 +14,9 @@ A registry is a TOML file (`REVOPS_WORKSPACES_FILE`):
     [workspaces.acme.quickbooks]
     realm_id = "9130350000000001"
 
+    [workspaces.acme.usage]                  # feed_url, or drop_dir = "/data/usage/acme"
+    feed_url = "https://events.acme.example/usage"
+
 Secrets do not belong in this file. dlt resolves each source's secrets from the environment or
 `.dlt/secrets.toml` under the pipeline `<source>_<workspace>`: `STRIPE_ACME__SOURCES__STRIPE__API_KEY`,
 or `[stripe_acme.sources.stripe] api_key = "sk_live_…"`. A registry built in code (the demo's,
@@ -25,7 +28,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 WORKSPACE_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
@@ -72,6 +75,29 @@ class XeroAccount(OAuthAccount):
     tenant_id: str = Field(description="The Xero organisation (Xero-tenant-id header).")
 
 
+class UsageAccount(BaseModel):
+    """Where a workspace's product-usage events (CloudEvents) come from: an HTTP feed or file drops."""
+
+    feed_url: str | None = Field(
+        default=None, description="Base URL of a cursor-paginated event feed (`GET {feed_url}/v1/events`)."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="The feed's Bearer token; normally resolved by dlt (env or secrets.toml)."
+    )
+    drop_dir: Path | None = Field(
+        default=None, description="Directory of JSON Lines (.jsonl) and Parquet (.parquet) event files."
+    )
+    meters_file: Path | None = Field(
+        default=None, description="Meters config (YAML); default: the one shipped in pipelines/usage."
+    )
+
+    @model_validator(mode="after")
+    def _one_delivery_style(self) -> UsageAccount:
+        if (self.feed_url is None) == (self.drop_dir is None):
+            raise ValueError("a usage account needs exactly one of feed_url and drop_dir")
+        return self
+
+
 class Workspace(BaseModel):
     id: str = Field(
         pattern=WORKSPACE_ID_PATTERN, description="Tenant id; stored as workspace_id on every row."
@@ -81,6 +107,7 @@ class Workspace(BaseModel):
     plaid: PlaidAccount | None = None
     quickbooks: QuickBooksAccount | None = None
     xero: XeroAccount | None = None
+    usage: UsageAccount | None = None
 
 
 class WorkspaceRegistry(BaseModel):

@@ -20,7 +20,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from core.settings import get_settings
 from core.warehouse import connect
 from core.workspaces import Workspace
-from pipelines import plaid, quickbooks, stripe, xero
+from pipelines import dunning, plaid, quickbooks, stripe, usage, xero
 from pipelines.errors import SourceError
 from pipelines.loading import (
     PIPELINE_STATE_TABLE,
@@ -161,19 +161,26 @@ def load_xero(workspace: Workspace) -> WorkspaceLoad:
     return load_workspace("xero", workspace, xero.xero_source_for)
 
 
+def load_usage(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("usage", workspace, usage.usage_source_for)
+
+
 # Every source's raw-table contracts, so models over a source nobody has configured still build (empty).
 TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {
     "stripe": stripe.declare_tables,
     "plaid": plaid.declare_tables,
     "quickbooks": quickbooks.declare_tables,
     "xero": xero.declare_tables,
+    "usage": usage.declare_tables,
 }
+# Raw tables revops writes itself (not provider data, so quality/ does not validate them).
+OWN_TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {"dunning": dunning.declare_tables}
 
 
 def ensure_raw_tables() -> None:
     """Create every source's declared raw tables that do not exist yet (run before dbt)."""
     with connect() as client:
-        for source, declare in TABLE_DECLARATIONS.items():
+        for source, declare in {**TABLE_DECLARATIONS, **OWN_TABLE_DECLARATIONS}.items():
             schema = dlt.Schema(source)
             declare(schema)
             ensure_declared_tables(client, schema)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from core import workspaces
+from core.settings import get_settings
 from simulator.server import SimulatorServer
+from simulator.usage.drops import DropFormat, write_drops
 from simulator.world import SimWorkspace, World
 
 
@@ -24,11 +26,27 @@ def simulator_registry(world: World, server: SimulatorServer) -> workspaces.Work
                     secret=workspace.plaid_secret,
                     access_tokens=[workspace.plaid_access_token],
                 ),
+                usage=_usage(world, workspace, server),
                 **_accounting(workspace, server),
             )
             for workspace in world.workspaces
         ]
     )
+
+
+USAGE_DROPS: dict[str, DropFormat] = {"globex": "parquet"}
+"""Workspaces whose usage arrives as daily file drops (format), written under REVOPS_HOME; the others
+read the HTTP feed."""
+
+
+def _usage(world: World, workspace: SimWorkspace, server: SimulatorServer) -> workspaces.UsageAccount:
+    """The workspace's usage events: the feed, or the file drops complete by the clock (written now)."""
+    fmt = USAGE_DROPS.get(workspace.id)
+    if fmt is None:
+        return workspaces.UsageAccount(feed_url=server.usage_base_url, api_key=workspace.usage_api_key)
+    directory = get_settings().home / "usage-drops" / workspace.id
+    write_drops(world.usage_log(workspace.id), directory, fmt)
+    return workspaces.UsageAccount(drop_dir=directory)
 
 
 def _accounting(workspace: SimWorkspace, server: SimulatorServer) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from simulator.plaid.api import PlaidApi
 from simulator.provider import ApiRequest, ApiResponse, Caller, Provider
 from simulator.quickbooks.api import QuickBooksApi
 from simulator.stripe.api import StripeApi
+from simulator.usage.api import UsageApi
 from simulator.world import World
 from simulator.xero.api import XeroApi
 
@@ -109,7 +110,7 @@ class SimulatorServer:
         self.providers: list[Provider] = [StripeApi(world), PlaidApi(world)]
         self.quickbooks = QuickBooksApi(world)
         self.xero = XeroApi(world)
-        self.providers += [self.quickbooks, self.xero]
+        self.providers += [self.quickbooks, self.xero, UsageApi(world)]
         self._address = (host, port)
         self._http: _HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -182,6 +183,10 @@ class SimulatorServer:
     @property
     def xero_base_url(self) -> str:
         return self.base_url + "/xero"
+
+    @property
+    def usage_base_url(self) -> str:
+        return self.base_url + "/usage"
 
     # --- requests ---
 

@@ -1,8 +1,10 @@
 """The simulated world: its clock, its tenants (workspaces) and the ground truth of their accounts.
 
-A world is a pure function of (seed, as_of, scale). Advancing the clock regenerates the history to
-the new date off to the side and swaps it in atomically, so a server keeps answering (from the old
-state) while the world moves, and an advanced world equals one built at the later date.
+A world is a pure function of (seed, as_of, scale, actions). Advancing the clock regenerates the
+history to the new date off to the side and swaps it in atomically, so a server keeps answering (from
+the old state) while the world moves, and an advanced world equals one built at the later date.
+Recording an action (a payment retry, a delivered dunning email; simulator/actions.py) regenerates the
+history of its workspace with it the same way.
 """
 
 from __future__ import annotations
@@ -10,19 +12,24 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from simulator.actions import Action, ActionLog
 from simulator.business.bank import Bank
 from simulator.business.books import ACCOUNTING_SYSTEMS, Books, Discrepancy, keep_books
 from simulator.business.clock import day_end, to_datetime
+from simulator.business.entities import History, Invoice
 from simulator.business.seeding import base62, stable_hash
 from simulator.business.simulation import simulate
 from simulator.business.tenants import TENANTS, Tenant
+from simulator.business.usage import UsageVolume
 from simulator.faults import Faults
 from simulator.oauth import OAuthClient, oauth_client
 from simulator.quickbooks.api import render_books as render_quickbooks
+from simulator.recovery import EpisodeTruth, recovery_episodes
 from simulator.stripe.account import RESOURCES, StripeAccount
+from simulator.usage.log import UsageLog
 from simulator.xero.api import render_books as render_xero
 
 
@@ -42,6 +49,8 @@ class SimWorkspace:
     the access token of the workspace's one Item."""
     accounting: OAuthClient | None = None
     """Its accounting system (`provider`: quickbooks or xero), company id and OAuth2 app credentials."""
+    usage_api_key: str = ""
+    """Bearer token of its product-usage event feed (simulator/usage)."""
 
 
 @dataclass(frozen=True)
@@ -102,12 +111,24 @@ class _State:
     accounts: dict[str, StripeAccount]
     banks: dict[str, Bank] = field(default_factory=dict)
     books: dict[str, Books] = field(default_factory=dict)
+    histories: dict[str, History] = field(default_factory=dict)
+    usage: dict[str, UsageLog] = field(default_factory=dict)
+    """Built on first use (most callers never look at usage): workspace id → its usage log."""
+
+
+def clock_of(as_of: date) -> int:
+    """The simulation clock for `as_of`: the end of a day, or a given instant (a naive datetime is UTC)."""
+    if isinstance(as_of, datetime):
+        moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+        return int(moment.timestamp())
+    return day_end(as_of)
 
 
 class World:
-    """The two tenants' businesses as seen at the end of `as_of`; a pure function of (seed, as_of, scale)."""
+    """The two tenants' businesses as seen at the end of `as_of` (or at `as_of`, a datetime); a pure
+    function of (seed, as_of, scale, actions)."""
 
-    def __init__(self, seed: int, as_of: date, scale: float = 1.0) -> None:
+    def __init__(self, seed: int, as_of: date, scale: float = 1.0, actions: ActionLog | None = None) -> None:
         if scale <= 0:
             raise ValueError(f"scale must be positive, not {scale}")
         self.seed = seed
@@ -118,7 +139,10 @@ class World:
         self._by_plaid_token = {workspace.plaid_access_token: workspace.id for workspace in self.workspaces}
         self.faults = Faults()
         """The faults of the server serving this world (it sets them); what `ground_truth` reports against."""
+        self.actions = actions if actions is not None else ActionLog()
+        """What merchants and customers' mailboxes did; persisted when the log has a path."""
         self._advancing = threading.Lock()
+        self._usage_building = threading.Lock()
         self._state = self._build(as_of)
 
     def _workspace(self, tenant: Tenant) -> SimWorkspace:
@@ -142,27 +166,35 @@ class World:
             settlement_currency=tenant.settlement_currency,
             currencies=tuple(tenant.currency_mix),
             country=tenant.country,
+            usage_api_key="usg_" + base62(stable_hash(self.seed, tenant.id, "usage-api-key", bits=200), 32),
         )
 
-    def _build(self, as_of: date) -> _State:
-        now = day_end(as_of)
+    def _build(self, as_of: date, only: str | None = None) -> _State:
+        """The state at `as_of`; with `only`, that workspace regenerated and the others kept as they are."""
+        now = clock_of(as_of)
+        tenants = [tenant for tenant in self._tenants.values() if only is None or tenant.id == only]
         histories = {
-            tenant.id: simulate(tenant, self.seed, self.scale, now) for tenant in self._tenants.values()
+            tenant.id: simulate(tenant, self.seed, self.scale, now, self.actions.by_invoice(tenant.id, now))
+            for tenant in tenants
         }
         accounts = {
-            tenant.id: StripeAccount(histories[tenant.id], tenant, self.seed, now)
-            for tenant in self._tenants.values()
+            tenant.id: StripeAccount(histories[tenant.id], tenant, self.seed, now) for tenant in tenants
         }
         # The bank sees the same history: every payout that arrives is a deposit there.
         banks = {
             tenant.id: Bank.build(tenant, self.seed, self.scale, histories[tenant.id], now)
-            for tenant in self._tenants.values()
+            for tenant in tenants
         }
-        books = {
-            tenant.id: keep_books(histories[tenant.id], tenant, self.seed, now)
-            for tenant in self._tenants.values()
-        }
-        return _State(as_of, now, accounts, banks, books)
+        books = {tenant.id: keep_books(histories[tenant.id], tenant, self.seed, now) for tenant in tenants}
+        if only is not None:
+            kept = self._state
+            histories = {**kept.histories, **histories}
+            accounts, banks, books = (
+                {**kept.accounts, **accounts},
+                {**kept.banks, **banks},
+                {**kept.books, **books},
+            )
+        return _State(to_datetime(now).date(), now, accounts, banks, books, histories)
 
     @property
     def as_of(self) -> date:
@@ -174,15 +206,56 @@ class World:
         return to_datetime(self._state.now)
 
     def advance_to(self, as_of: date) -> None:
-        """Move the clock forward to the end of `as_of`; safe while a server is answering requests."""
+        """Move the clock forward to the end of `as_of` (or to `as_of`, a datetime); safe while a server
+        is answering requests."""
         with self._advancing:
-            if as_of < self._state.as_of:
-                raise ValueError(f"the clock only moves forward: {as_of} is before {self._state.as_of}")
-            if as_of != self._state.as_of:
+            now = clock_of(as_of)
+            if now < self._state.now:
+                raise ValueError(f"the clock only moves forward: {as_of} is before {self.now}")
+            if now != self._state.now:
                 self._state = self._build(as_of)
+
+    def record(self, action: Action) -> None:
+        """Log `action` and regenerate its workspace's history with it, at the same clock."""
+        if action.workspace_id not in self._tenants:
+            raise ValueError(f"unknown workspace {action.workspace_id!r}")
+        with self._advancing:
+            if action.at > self._state.now:
+                raise ValueError(f"action at {action.at} is after the clock ({self._state.now})")
+            self.actions.append(action)
+            self._state = self._build(to_datetime(self._state.now), only=action.workspace_id)
+
+    def find_invoice(self, invoice_id: str) -> tuple[str, Invoice] | None:
+        """(workspace id, invoice) for an invoice that exists at the clock, in any workspace."""
+        for workspace_id, account in self._state.accounts.items():
+            invoice = account.find("invoices", invoice_id)
+            if isinstance(invoice, Invoice):
+                return workspace_id, invoice
+        return None
+
+    def recovery_truth(self, workspace_id: str) -> list[EpisodeTruth]:
+        """Every invoice whose payment failed by the clock, how it was recovered or lost (the recovery
+        marts' ground truth)."""
+        state = self._state
+        return recovery_episodes(
+            state.histories[workspace_id], self.actions.actions(workspace_id, state.now), state.now
+        )
 
     def stripe_account(self, workspace_id: str) -> StripeAccount:
         return self._state.accounts[workspace_id]
+
+    def usage_log(self, workspace_id: str) -> UsageLog:
+        """The workspace's usage events and their deliveries at the clock (its ground truth too)."""
+        state = self._state
+        with self._usage_building:
+            if workspace_id not in state.usage:
+                state.usage[workspace_id] = UsageLog(
+                    workspace_id, self.seed, state.histories[workspace_id], state.now, UsageVolume()
+                )
+            return state.usage[workspace_id]
+
+    def workspace_for_usage_key(self, api_key: str) -> str | None:
+        return next((ws.id for ws in self.workspaces if ws.usage_api_key == api_key), None)
 
     def workspace_for_stripe_key(self, api_key: str) -> str | None:
         return self._by_key.get(api_key)

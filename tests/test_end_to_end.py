@@ -19,7 +19,7 @@ from core.warehouse import connect
 from pipelines.runner import ensure_raw_tables, load_stripe
 from simulator import SimulatorServer, World
 from tests.pipelines.conftest import AS_OF, SCALE, stripe_workspaces
-from tests.support import isolated_warehouse
+from tests.support import isolated_warehouse, run_dbt
 
 # Every staging model and its id column: the grain is (workspace_id, id column).
 STAGING_KEYS = {
@@ -181,15 +181,7 @@ def killed_then_rerun_home(revops_home: Path) -> Iterator[Path]:
         for workspace in workspaces:
             assert load_stripe(workspace).ok
         ensure_raw_tables()
-        build = subprocess.run(
-            [_tool("revops-dbt"), "build", "--quiet"],
-            env=os.environ | {"REVOPS_HOME": str(revops_home)},
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert build.returncode == 0, build.stdout[-4000:]
+        run_dbt(revops_home, "build", "--select", "staging", "--quiet").assert_ok()
         yield revops_home
 
 

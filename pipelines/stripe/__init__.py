@@ -121,7 +121,7 @@ def _list_resource(extraction: _Extraction, endpoint: Endpoint) -> DltResource:
             "created", initial_value=0, on_cursor_value_missing="include"
         ),
     ) -> Iterator[Any]:
-        params: dict[str, Any] = dict(endpoint.list_params)
+        params = endpoint.list_query
         if created.last_value:
             # gte: objects created in the same second as the cursor may not have been listed yet.
             params["created"] = {"gte": created.last_value}
@@ -162,11 +162,14 @@ def _object_changes(extraction: _Extraction, resync_days: int) -> DltResource:
             ids = changed.get(endpoint.resource, set())
             resync_due = provider_now - last_full_sync.get(endpoint.resource, 0) >= resync_days * DAY_S
             if events_expired or resync_due or len(ids) > MAX_CHANGED_IDS_TO_RETRIEVE:
-                for page in api.list_pages(endpoint.path, endpoint.list_params):
+                for page in api.list_pages(endpoint.path, endpoint.list_query):
                     yield from extraction.batches(endpoint, page)
                 last_full_sync[endpoint.resource] = provider_now
             elif ids:
-                objects = (api.retrieve(endpoint.path, object_id) for object_id in sorted(ids))
+                objects = (
+                    api.retrieve(endpoint.path, object_id, endpoint.retrieve_query)
+                    for object_id in sorted(ids)
+                )
                 yield from extraction.batches(endpoint, (obj for obj in objects if obj is not None))
         state["events_cursor"] = max(cursor, state["events_cursor"]) if not events_expired else provider_now
 

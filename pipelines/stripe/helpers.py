@@ -94,10 +94,12 @@ class StripeApi:
             time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def retrieve(self, path: str, object_id: str) -> dict[str, Any] | None:
+    def retrieve(
+        self, path: str, object_id: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """The object, or None when Stripe no longer has it."""
         try:
-            return self.get(f"{path}/{object_id}")
+            return self.get(f"{path}/{object_id}", params)
         except stripe.InvalidRequestError:
             return None
 

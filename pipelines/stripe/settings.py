@@ -6,6 +6,7 @@ they exist, with these types, even before any row carries a value, because stagi
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # Stripe's documented per-key read limits; the source stays under them.
 LIVE_MODE_REQUESTS_PER_SECOND = 100.0
@@ -35,9 +36,20 @@ class Endpoint:
     event_object: str | None = None
     """`data.object.object` of the events that signal a change to this endpoint's objects."""
     list_params: dict[str, str] = field(default_factory=dict)
+    includable: tuple[str, ...] = ()
+    """Fields Stripe returns only when asked for with `expand[]` (a price's `tiers`)."""
     money_fields: tuple[str, ...] = ()
     decimal_fields: tuple[str, ...] = ()
     """Fields Stripe sends as JSON numbers with a fraction; kept exact as decimals."""
+
+    @property
+    def list_query(self) -> dict[str, Any]:
+        expand = [f"data.{name}" for name in self.includable]
+        return {**self.list_params, **({"expand": expand} if expand else {})}
+
+    @property
+    def retrieve_query(self) -> dict[str, Any]:
+        return {"expand": list(self.includable)} if self.includable else {}
 
     @property
     def table(self) -> str:
@@ -92,6 +104,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/v1/prices",
         ("price_",),
         event_object="price",
+        includable=("tiers",),
         columns={
             "created": BIGINT,
             "product": TEXT,

@@ -8,10 +8,13 @@ much of anyone else's history was generated.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from bisect import insort
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 
+from simulator.actions import Action
 from simulator.business import identities
 from simulator.business.catalog import Catalog
 from simulator.business.clock import (
@@ -44,6 +47,7 @@ from simulator.business.entities import (
 from simulator.business.ledger import Ledger
 from simulator.business.seeding import make_id, stable_hash, stream, weighted
 from simulator.business.tenants import Interval, PlanSpec, Region, Tenant
+from simulator.business.usage import UsageVolume, billed_api_calls, graduated_amount
 
 TRIAL_SHARE = 0.30
 TRIAL_DAYS = 14
@@ -65,6 +69,18 @@ NEW_CARD_SUCCESS = 0.88
 RENEWAL_FINALIZATION_DELAY = HOUR
 INCOMPLETE_EXPIRY = 23 * HOUR
 INCOMPLETE_CUSTOMER_RETRY = 0.5
+
+# How the simulated customers answer a merchant's dunning (simulator/actions.py).
+MERCHANT_RETRY_SUCCESS = (0.2, 0.04, 0.6)
+"""A merchant's retry of a soft decline on the same card: base chance, plus per day since the first
+failure (funds arrive, limits reset), capped. A hard decline on the same card fails again."""
+RISKY_MERCHANT_RETRY_FACTOR = 0.6
+EMAIL_RESPONSE: MappingProxyType[str, tuple[float, float]] = MappingProxyType(
+    {"payment_failed": (0.25, 0.30), "card_update": (0.30, 0.45), "final_notice": (0.25, 0.25)}
+)
+"""Chance that a dunning email (by template) makes the customer update the card and pay, after a
+(soft, hard) decline. Other templates get no reaction."""
+EMAIL_RESPONSE_DELAY = (30 * MINUTE, 36 * HOUR)
 
 SEAT_CHANGE_RATE: MappingProxyType[Interval, float] = MappingProxyType({"month": 0.15, "year": 0.5})
 PLAN_CHANGE_RATE: MappingProxyType[Interval, float] = MappingProxyType({"month": 0.04, "year": 0.15})
@@ -114,6 +130,8 @@ class Context:
     history: History
     catalog: Catalog
     ledger: Ledger
+    actions: Mapping[str, Sequence[Action]] = field(default_factory=dict)
+    """Merchant actions and delivered emails per invoice id, in time order (simulator/actions.py)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +147,8 @@ class LineDraft:
     period_end: int
     proration: bool = False
     credited: tuple[str, str] | None = None
+    item: SubscriptionItem | None = None
+    """The subscription item billed, when not the plan's (a metered item's usage)."""
 
 
 def money(amount: int, currency: str) -> str:
@@ -241,6 +261,19 @@ class CustomerJourney:
             period=Timeline((start, trial_end or self._period_end(start, price.interval, 1))),
         )
         subscription.items.append(item)
+        if price.interval == "month":
+            # Monthly plans also bill API calls, in arrears, on a metered item beside the plan's.
+            metered = self.ctx.catalog.metered[price.currency]
+            subscription.items.append(
+                SubscriptionItem(
+                    id=self._id("si_", "metered-item", subscription.id, length=14),
+                    created=start,
+                    subscription=subscription,
+                    price=Timeline(metered),
+                    quantity=Timeline(0),
+                    period=Timeline(item.period.at(start)),
+                )
+            )
         # A customer's currency is fixed by its first subscription.
         customer.currency.set(start, price.currency)
         self.history.record(start, customer, "updated", requested=True)
@@ -290,7 +323,8 @@ class CustomerJourney:
             period_end = self._period_end(anchor, interval, periods + 1)
             creating = reason == "subscription_create"
             if not creating:
-                item.period.set(period_start, (period_start, period_end))
+                for each in subscription.items:
+                    each.period.set(period_start, (period_start, period_end))
             price, seats = item.price.at(period_start), item.quantity.at(period_start)
             unit = money(price.unit_amount, price.currency)
             line = LineDraft(
@@ -304,7 +338,9 @@ class CustomerJourney:
             # Stripe bills a renewal for the period that just ended ("usage period"); a new
             # subscription's first invoice covers an empty period at its creation.
             usage_period = (period_start, period_start) if creating else (previous_start, period_start)
-            invoice = self._invoice(subscription, period_start, reason, usage_period, [*pending, line])
+            usage = [] if creating else self._usage_lines(subscription, previous_start, period_start)
+            drafts = [*pending, *usage, line]
+            invoice = self._invoice(subscription, period_start, reason, usage_period, drafts)
             self.charged_line = (invoice.id, invoice.lines[-1].id)
             subscription.latest_invoice.set(period_start, invoice)
             self.history.record(
@@ -318,6 +354,19 @@ class CustomerJourney:
                 return
             previous_start, period_start, periods = period_start, period_end, periods + 1
             reason = "subscription_cycle"
+
+    def _usage_lines(self, subscription: Subscription, start: int, end: int) -> list[LineDraft]:
+        """The metered items' usage of [start, end), as far as it had reached Stripe by `end`."""
+        lines = []
+        for metered in subscription.items[1:]:
+            price = metered.price.at(start)
+            calls = billed_api_calls(
+                self.seed, self.tenant.id, subscription.customer.id, start, end, end, UsageVolume()
+            )
+            amount = graduated_amount(calls, price.tiers)
+            description = f"{calls}{TIMES}{price.product.name} (usage)"
+            lines.append(LineDraft(price, calls, amount, description, start, end, item=metered))
+        return lines
 
     def _invoice(
         self,
@@ -347,7 +396,7 @@ class CustomerJourney:
             InvoiceLine(
                 id=self._id("il_", "line", invoice.id, index),
                 invoice=invoice,
-                item=item,
+                item=draft.item or item,
                 price=draft.price,
                 quantity=draft.quantity,
                 amount=draft.amount,
@@ -415,6 +464,8 @@ class CustomerJourney:
         retries = [first + days * DAY + rng.randint(-6 * HOUR, 6 * HOUR) for days in RETRY_AFTER_DAYS]
         at, decline, new_card = first, self._first_attempt(rng), False
         attempt = 0
+        actions = list(self.ctx.actions.get(invoice.id, ()))
+        reactions: list[int] = []
         while True:
             attempt += 1
             charge = self._charge(invoice, intent, at, decline, attempt, rng)
@@ -422,6 +473,7 @@ class CustomerJourney:
                 self._paid(invoice, intent, payment, subscription, charge)
                 return at + 1
             self._failed(invoice, intent, subscription, at, first_failure=attempt == 1)
+            first_failure = invoice.charges[0].created
             if creating:
                 # Stripe does not retry a new subscription's first invoice: the customer has 23 hours.
                 expires = invoice.created + INCOMPLETE_EXPIRY
@@ -438,6 +490,23 @@ class CustomerJourney:
                 next_at = next((moment for moment in retries if moment > at + HOUR), None)
                 give_up = at + MINUTE
             invoice.next_payment_attempt.set(at, None if retry else next_at)
+            deadline = next_at if next_at is not None else max(give_up, at + MINUTE)
+            # The merchant's dunning, and the customers answering it, may act before the processor does.
+            intervention = self._intervention(invoice, decline, actions, reactions, at, deadline)
+            if intervention is not None:
+                kind, at = intervention
+                if kind == "invoice_mark_uncollectible":
+                    self._give_up(invoice, intent, payment, subscription, at)
+                    return None
+                if kind == "card_update":
+                    self._replace_card(invoice.customer, at - 5 * MINUTE)
+                    new_card = True
+                    decline = self._retry(
+                        stream(self.seed, self.tenant.id, "card-update", invoice.id, at), decline, True
+                    )
+                else:
+                    decline = self._merchant_retry(invoice, decline, at, first_failure, new_card)
+                continue
             if next_at is None:
                 self._give_up(invoice, intent, payment, subscription, max(give_up, at + MINUTE))
                 return None
@@ -446,6 +515,63 @@ class CustomerJourney:
             new_card = new_card or retry
             decline = self._retry(rng, decline, retry)
             at = next_at
+
+    def _intervention(
+        self,
+        invoice: Invoice,
+        decline: Decline,
+        actions: list[Action],
+        reactions: list[int],
+        at: int,
+        deadline: int,
+    ) -> tuple[str, int] | None:
+        """The next merchant action or customer reaction in [at, deadline) that changes the invoice, if any.
+
+        `actions` and `reactions` (times of customers updating their card) are consumed in time order;
+        a delivered email may add a reaction.
+        """
+        while actions or reactions:
+            if reactions and (not actions or reactions[0] < actions[0].at):
+                if reactions[0] >= deadline:
+                    return None
+                return "card_update", reactions.pop(0)
+            action = actions[0]
+            if action.at >= deadline:
+                return None
+            actions.pop(0)
+            if action.at < at:
+                continue
+            if action.kind != "email_delivered":
+                return action.kind, action.at
+            reaction = self._email_reaction(invoice, decline, action)
+            if reaction is not None:
+                insort(reactions, reaction)
+        return None
+
+    def _email_reaction(self, invoice: Invoice, decline: Decline, email: Action) -> int | None:
+        """When the customer, moved by `email`, updates the card and pays; None if they do not."""
+        shares = EMAIL_RESPONSE.get(email.detail)
+        if shares is None:
+            return None
+        rng = stream(self.seed, self.tenant.id, "email", invoice.id, email.detail, email.at)
+        if rng.random() >= shares[decline.hard]:
+            return None
+        return email.at + rng.randint(*EMAIL_RESPONSE_DELAY)
+
+    def _merchant_retry(
+        self, invoice: Invoice, previous: Decline, at: int, first_failure: int, new_card: bool
+    ) -> Decline | None:
+        """The outcome of a payment retry the merchant asked for (POST /v1/invoices/{id}/pay) at `at`."""
+        if previous.hard and not new_card:
+            return previous
+        rng = stream(self.seed, self.tenant.id, "merchant-retry", invoice.id, at)
+        base, per_day, cap = MERCHANT_RETRY_SUCCESS
+        success = min(cap, base + per_day * (at - first_failure) / DAY)
+        if self.risky:
+            success *= RISKY_MERCHANT_RETRY_FACTOR
+        if rng.random() < success:
+            return None
+        return previous if rng.random() < 0.7 else weighted(rng, SOFT)
 
     def _first_attempt(self, rng: random.Random) -> Decline | None:
         failure = RISKY_FIRST_ATTEMPT_FAILURE if self.risky else FIRST_ATTEMPT_FAILURE

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import MappingProxyType
 
 from simulator.business.clock import HOUR, day_start
 from simulator.business.entities import History, Price, Product, Timeline
 from simulator.business.seeding import make_id
 from simulator.business.tenants import FOUNDED, Interval, PlanSpec, Tenant
+from simulator.business.usage import METERED_METER, METERED_TIERS
 
 
 @dataclass
@@ -16,6 +18,8 @@ class Catalog:
     history: History
     _offers: dict[tuple[str, Interval, str], list[Price]] = field(default_factory=dict)
     """The successive prices of each (plan, interval, currency) offer, oldest first."""
+    metered: dict[str, Price] = field(default_factory=dict)
+    """Currency → the metered price of API calls that monthly subscriptions carry beside their plan."""
 
     def price(self, plan: PlanSpec, interval: Interval, currency: str, t: int) -> Price:
         """The price a new subscriber is put on at `t`."""
@@ -55,7 +59,52 @@ def build_catalog(tenant: Tenant, seed: int, history: History) -> Catalog:
                 product.default_price.set(created, price.id)
         if plan.repriced_monthly is not None:
             _reprice(catalog, seed, tenant, product, plan, primary_currency)
+    _metered_prices(catalog, seed, tenant, launch + 60 * len(tenant.plans))
     return catalog
+
+
+METERED_PLAN_KEY = "api_calls"
+
+
+def _metered_prices(catalog: Catalog, seed: int, tenant: Tenant, created: int) -> None:
+    """API calls, billed monthly in arrears with graduated tiers (what `usage_invoice_diff` checks)."""
+    plan = PlanSpec(
+        METERED_PLAN_KEY,
+        "API calls",
+        "API requests beyond the plan's allowance, billed per call.",
+        per_seat=False,
+        monthly=MappingProxyType(dict.fromkeys(tenant.currency_mix, 0)),
+        annual=MappingProxyType({}),
+        popularity=0.0,
+    )
+    product = Product(
+        id=make_id("prod_", seed, tenant.id, "product", plan.key, length=14),
+        created=created,
+        name=plan.name,
+        description=plan.description,
+        unit_label="call",
+        active=Timeline(True),
+        default_price=Timeline(None),
+        updated=Timeline(created),
+    )
+    catalog.history.products.append(product)
+    catalog.history.record(created, product, "created", requested=True)
+    for index, currency in enumerate(tenant.currency_mix):
+        price = Price(
+            id=make_id("price_", seed, tenant.id, "price", plan.key, "month", currency, "metered"),
+            created=created + 1 + index,
+            product=product,
+            plan=plan,
+            currency=currency,
+            interval="month",
+            unit_amount=0,
+            active=Timeline(True),
+            tiers=METERED_TIERS[currency],
+            meter=METERED_METER,
+        )
+        catalog.history.prices.append(price)
+        catalog.history.record(price.created, price, "created", requested=True)
+        catalog.metered[currency] = price
 
 
 def _price(

@@ -15,6 +15,7 @@ from typing import Generic, Literal, TypeVar
 
 from simulator.business.declines import Decline
 from simulator.business.tenants import Interval, PlanSpec
+from simulator.business.usage import Tier
 
 T = TypeVar("T")
 
@@ -71,6 +72,14 @@ class Price:
     interval: Interval
     unit_amount: int
     active: Timeline[bool]
+    tiers: tuple[Tier, ...] = ()
+    """Graduated tiers of a metered price (billed in arrears on usage); empty for a licensed price."""
+    meter: str | None = None
+    """The usage meter (slug) a metered price bills; it names it in the price's metadata."""
+
+    @property
+    def metered(self) -> bool:
+        return bool(self.tiers)
 
     @property
     def lookup_key(self) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
+from simulator.actions import Action
 from simulator.business.billing import Context, CustomerJourney
 from simulator.business.catalog import build_catalog
 from simulator.business.clock import day_start
@@ -24,8 +26,16 @@ def arrivals_mean(day: date, scale: float) -> float:
     return scale * CUSTOMERS_PER_YEAR / 365 * growth * weekday
 
 
-def simulate(tenant: Tenant, seed: int, scale: float, horizon: int) -> History:
+def simulate(
+    tenant: Tenant,
+    seed: int,
+    scale: float,
+    horizon: int,
+    actions: Mapping[str, Sequence[Action]] | None = None,
+) -> History:
     """Everything that happens in `tenant`'s account up to `horizon` (and what is already scheduled after).
+
+    `actions` are what the merchant and its customers' mailboxes did, per invoice id (until `horizon`).
 
     The history is causal: nothing before an instant depends on what comes after it, so a history
     generated to a later horizon starts with exactly this one.
@@ -33,7 +43,7 @@ def simulate(tenant: Tenant, seed: int, scale: float, horizon: int) -> History:
     history = History(tenant.id, horizon)
     catalog = build_catalog(tenant, seed, history)
     ledger = Ledger(tenant, seed, history)
-    context = Context(tenant, seed, history, catalog, ledger)
+    context = Context(tenant, seed, history, catalog, ledger, actions or {})
     day = FOUNDED + timedelta(days=1)
     while day_start(day) <= horizon:
         count = poisson(stream(seed, tenant.id, "arrivals", day.isoformat()), arrivals_mean(day, scale))

@@ -262,6 +262,12 @@ class StripeAccount:
             return self.renderer.event(item.id, item.type, item.change)
         return self.renderer.render(item)
 
+    def includable(self, item: Item, field: str) -> tuple[bool, Any]:
+        """(whether `field` is one Stripe includes only on request for `item`, its value)."""
+        if isinstance(item, Price) and field == "tiers":
+            return True, self.renderer.price_tiers(item)
+        return False, None
+
     def balance(self) -> dict[str, int]:
         available = pending = 0
         for transaction in self.listings["balance_transactions"].items:

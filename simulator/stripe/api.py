@@ -1,7 +1,11 @@
-"""Stripe's REST API (the read side of /v1) over the simulated accounts, with Stripe's semantics.
+"""Stripe's REST API over the simulated accounts, with Stripe's semantics.
 
 Lists are newest first with cursor pagination, `created` ranges, equality filters and `expand[]`;
 errors carry Stripe's bodies, so the real SDK raises the same exceptions it would against Stripe.
+The write side is what dunning needs: `POST /v1/invoices/{id}/pay` and `/mark_uncollectible`, with
+Stripe's idempotency keys (the same key and parameters replay the first response; the same key with
+other parameters is an `idempotency_error`). Each accepted write is an action the world records
+(simulator/actions.py) and regenerates its history with.
 """
 
 from __future__ import annotations
@@ -9,10 +13,15 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
+import json
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
+from urllib.parse import parse_qsl
 
+from simulator.actions import Action, ActionKind, ActionLog, IdempotentResult
+from simulator.business.entities import Invoice
 from simulator.business.seeding import make_id
 from simulator.faults import Faults, corrupt
 from simulator.provider import ApiRequest, ApiResponse, Caller
@@ -90,6 +99,11 @@ _SPECIAL_PARAMS: Mapping[str, set[str]] = {"subscriptions": {"status"}, "events"
 _RANGE_KEYS = frozenset({"gt", "gte", "lt", "lte"})
 _BRACKETED = re.compile(r"([A-Za-z_]+)\[([A-Za-z_]*|\d*)\]")
 _PATH = re.compile(r"/v1/([a-z_]+)(?:/([A-Za-z0-9_]+))?(?:/([a-z_]+))?")
+# Invoice actions served at POST /v1/invoices/{id}/<action>, and the parameters each accepts.
+_INVOICE_ACTIONS: Mapping[str, tuple[ActionKind, frozenset[str]]] = {
+    "pay": ("invoice_pay", frozenset({"expand", "off_session"})),
+    "mark_uncollectible": ("invoice_mark_uncollectible", frozenset({"expand"})),
+}
 
 Params = dict[str, Any]
 
@@ -100,6 +114,11 @@ class Accounts(Protocol):
     def stripe_account(self, workspace_id: str) -> StripeAccount: ...
 
     def workspace_for_stripe_key(self, api_key: str) -> str | None: ...
+
+    @property
+    def actions(self) -> ActionLog: ...
+
+    def record(self, action: Action) -> None: ...
 
 
 class StripeError(Exception):
@@ -119,6 +138,14 @@ class StripeError(Exception):
         if code is not None:
             self.body["code"] = code
             self.body["doc_url"] = f"https://docs.stripe.com/error-codes/{code.replace('_', '-')}"
+
+
+class _CardError(StripeError):
+    """A declined payment: HTTP 402 with Stripe's card_error body (decline code, charge, intent)."""
+
+    def __init__(self, body: JSON) -> None:
+        super().__init__(402, str(body.get("message", "Your card was declined.")), error_type="card_error")
+        self.body = {**body, "type": "card_error"}
 
 
 def parse_query(pairs: Sequence[tuple[str, str]]) -> Params:
@@ -216,6 +243,8 @@ class StripeApi:
     def __init__(self, accounts: Accounts) -> None:
         self.accounts = accounts
         self._request_numbers = itertools.count(1)
+        # Writes one at a time: an idempotency key is checked, executed and remembered atomically.
+        self._writing = threading.Lock()
 
     # --- Provider protocol ---
 
@@ -245,6 +274,8 @@ class StripeApi:
         return Caller(workspace_id, api_key)
 
     def handle(self, request: ApiRequest, caller: Caller, faults: Faults) -> ApiResponse:
+        if request.method == "POST":
+            return self._write(request, caller)
         account = self.accounts.stripe_account(caller.workspace_id)
         try:
             payload, served = self._dispatch(request, account, faults)
@@ -276,6 +307,81 @@ class StripeApi:
 
     def _error(self, error: StripeError) -> ApiResponse:
         return ApiResponse(error.status, {"error": error.body}, self._headers())
+
+    # --- writes ---
+
+    def _write(self, request: ApiRequest, caller: Caller) -> ApiResponse:
+        try:
+            params = parse_query([*request.query, *parse_qsl(request.body.decode(), keep_blank_values=True)])
+        except UnicodeDecodeError:
+            return self._error(StripeError(400, "Invalid request body: not UTF-8 form data."))
+        except StripeError as error:
+            return self._error(error)
+        key = request.headers.get("idempotency-key")
+        fingerprint = json.dumps([request.method, request.path, params], sort_keys=True)
+        with self._writing:
+            if key:
+                previous = self.accounts.actions.result_for(caller.workspace_id, key)
+                if previous is not None:
+                    if previous.fingerprint != fingerprint:
+                        return self._error(
+                            StripeError(
+                                400,
+                                "Keys for idempotent requests can only be used with the same parameters "
+                                "they were first used with. Try using a key other than "
+                                f"'{key}' if you meant to execute a different request.",
+                                error_type="idempotency_error",
+                            )
+                        )
+                    headers = {**self._headers(), "Idempotency-Key": key, "Idempotent-Replayed": "true"}
+                    return ApiResponse(previous.status, previous.body, headers)
+            try:
+                status, body = 200, self._invoice_action(request, caller, params)
+            except StripeError as error:
+                status, body = error.status, {"error": error.body}
+            if key:
+                self.accounts.actions.remember(
+                    IdempotentResult(caller.workspace_id, key, fingerprint, status, body)
+                )
+        headers = {**self._headers(), **({"Idempotency-Key": key} if key else {})}
+        return ApiResponse(status, body, headers, ("invoices", 1) if status == 200 else None)
+
+    def _invoice_action(self, request: ApiRequest, caller: Caller, params: Params) -> JSON:
+        match = _PATH.fullmatch(request.path)
+        resource, object_id, verb = match.groups() if match else (None, None, None)
+        if resource != "invoices" or object_id is None or verb not in _INVOICE_ACTIONS:
+            raise StripeError(
+                404,
+                f"Unrecognized request URL ({request.method}: {request.path}). Please see "
+                "https://stripe.com/docs or we can help at https://support.stripe.com/.",
+            )
+        kind, allowed = _INVOICE_ACTIONS[verb]
+        self._reject_unknown(params, allowed)
+        account = self.accounts.stripe_account(caller.workspace_id)
+        invoice = account.find("invoices", object_id)
+        if not isinstance(invoice, Invoice):
+            raise self._missing("invoices", object_id, "id")
+        status = invoice.status_at(account.now)
+        if status == "paid":
+            raise StripeError(400, "Invoice is already paid")
+        if status != "open":
+            raise StripeError(
+                400, f"You can only {verb.replace('_', ' ')} an open invoice; this one is {status}."
+            )
+        # One second before the clock: a payment settles a second after its charge (billing.py), and the
+        # caller must see the outcome at the clock.
+        self.accounts.record(Action(kind, caller.workspace_id, invoice.id, account.now - 1))
+        account = self.accounts.stripe_account(caller.workspace_id)
+        invoice = account.find("invoices", object_id)
+        assert isinstance(invoice, Invoice)
+        rendered = self._serve(account, invoice, Faults(), _expansions(params))
+        if kind == "invoice_pay" and invoice.status_at(account.now) != "paid":
+            # Stripe answers a declined payment with a card error naming the charge and the intent.
+            intent = account.render(invoice.payment_intent) if invoice.payment_intent is not None else None
+            error = dict(intent["last_payment_error"]) if intent and intent.get("last_payment_error") else {}
+            error["payment_intent"] = intent
+            raise _CardError(error)
+        return rendered
 
     def _dispatch(
         self, request: ApiRequest, account: StripeAccount, faults: Faults
@@ -446,7 +552,8 @@ class StripeApi:
     def _serve(self, account: StripeAccount, item: Item, faults: Faults, expansions: list[list[str]]) -> JSON:
         obj = self._faulted(account, item, faults)
         for path in expansions:
-            obj = self._expand(account, obj, path, faults)
+            includable, value = account.includable(item, path[0]) if len(path) == 1 else (False, None)
+            obj = {**obj, path[0]: value} if includable else self._expand(account, obj, path, faults)
         return obj
 
     def _faulted(self, account: StripeAccount, item: Item, faults: Faults) -> JSON:

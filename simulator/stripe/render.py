@@ -170,37 +170,57 @@ class Renderer:
         return fill(
             "price",
             active=price.active.at(t),
-            billing_scheme="per_unit",
+            billing_scheme="tiered" if price.metered else "per_unit",
             created=price.created,
             currency=price.currency,
             id=price.id,
             livemode=False,
             lookup_key=price.lookup_key,
-            metadata={},
+            metadata={"meter": price.meter} if price.meter else {},
             nickname=price.nickname,
             object="price",
             product=price.product.id,
             recurring={
                 "interval": price.interval,
                 "interval_count": 1,
-                "meter": None,
-                "usage_type": "licensed",
+                "meter": self._meter_id(price),
+                "usage_type": "metered" if price.metered else "licensed",
                 "trial_period_days": None,
             },
             tax_behavior="exclusive",
+            tiers_mode="graduated" if price.metered else None,
             type="recurring",
-            unit_amount=price.unit_amount,
-            unit_amount_decimal=str(price.unit_amount),
+            unit_amount=None if price.metered else price.unit_amount,
+            unit_amount_decimal=None if price.metered else str(price.unit_amount),
         )
+
+    @staticmethod
+    def price_tiers(price: Price) -> list[JSON] | None:
+        """A price's `tiers`, which Stripe includes only when asked (`expand[]=tiers`)."""
+        if not price.metered:
+            return None
+        return [
+            {
+                "flat_amount": tier.flat_amount,
+                "flat_amount_decimal": str(tier.flat_amount),
+                "unit_amount": tier.unit_amount,
+                "unit_amount_decimal": str(tier.unit_amount),
+                "up_to": tier.up_to,
+            }
+            for tier in price.tiers
+        ]
+
+    def _meter_id(self, price: Price) -> str | None:
+        return make_id("mtr_", self.seed, price.product.id, price.meter) if price.meter else None
 
     @staticmethod
     def _plan(price: Price, price_object: JSON) -> JSON:
         """The legacy `plan` view Stripe still attaches to subscription items."""
         return {
             "active": price_object["active"],
-            "amount": price.unit_amount,
-            "amount_decimal": str(price.unit_amount),
-            "billing_scheme": "per_unit",
+            "amount": price_object["unit_amount"],
+            "amount_decimal": price_object["unit_amount_decimal"],
+            "billing_scheme": price_object["billing_scheme"],
             "created": price.created,
             "currency": price.currency,
             "id": price.id,
@@ -208,14 +228,14 @@ class Renderer:
             "interval_count": 1,
             "livemode": False,
             "metadata": {},
-            "meter": None,
+            "meter": price_object["recurring"]["meter"],
             "nickname": price.nickname,
             "object": "plan",
             "product": price.product.id,
-            "tiers_mode": None,
+            "tiers_mode": price_object["tiers_mode"],
             "transform_usage": None,
             "trial_period_days": None,
-            "usage_type": "licensed",
+            "usage_type": price_object["recurring"]["usage_type"],
         }
 
     # --- customers and subscriptions ---
@@ -270,7 +290,8 @@ class Renderer:
             metadata={},
             object="subscription_item",
             price=price_object,
-            quantity=item.quantity.at(t),
+            # Metered items have no quantity: usage decides what they bill.
+            quantity=None if price.metered else item.quantity.at(t),
             subscription=item.subscription.id,
             tax_rates=[],
             plan=self._plan(price, price_object),
@@ -370,7 +391,7 @@ class Renderer:
             pricing={
                 "price_details": {"price": line.price.id, "product": line.price.product.id},
                 "type": "price_details",
-                "unit_amount_decimal": str(line.price.unit_amount),
+                "unit_amount_decimal": None if line.price.metered else str(line.price.unit_amount),
             },
             subtotal=line.amount,
             quantity_decimal=str(line.quantity),

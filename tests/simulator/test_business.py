@@ -25,7 +25,7 @@ def _attempts(truth: GroundTruth) -> dict[str, list[dict[str, Any]]]:
 def test_full_scale_volumes(big_truths: dict[str, GroundTruth]) -> None:
     for truth in big_truths.values():
         assert 200 <= len(truth.objects["customers"]) <= 300
-        assert len(truth.objects["products"]) == 3
+        assert len(truth.objects["products"]) == 4  # three plans and metered API calls
         assert len(truth.objects["invoices"]) > 3 * len(truth.objects["customers"])
         created = min(customer["created"] for customer in truth.objects["customers"])
         assert (truth.now.timestamp() - created) / 86_400 > 330

@@ -236,6 +236,17 @@ def test_expand_replaces_ids_with_objects(server: SimulatorServer) -> None:
     assert call(server, f"/v1/invoices/{invoice['id']}").json() == invoice
 
 
+def test_price_tiers_are_included_only_when_asked_for(server: SimulatorServer) -> None:
+    plain = call(server, "/v1/prices", {"limit": 100}).json()["data"]
+    tiered = [price for price in plain if price["billing_scheme"] == "tiered"]
+    assert tiered and all("tiers" not in price for price in plain)
+    expanded = call(server, "/v1/prices", {"expand[]": "data.tiers", "limit": 100}).json()["data"]
+    assert all(price["tiers"] for price in expanded if price["billing_scheme"] == "tiered")
+    assert all(price["tiers"] is None for price in expanded if price["billing_scheme"] == "per_unit")
+    one = call(server, f"/v1/prices/{tiered[0]['id']}", {"expand[]": "tiers"}).json()
+    assert one["tiers"][0]["up_to"] is not None and one["tiers"][-1]["up_to"] is None
+
+
 def test_missing_or_unknown_keys_are_401s(server: SimulatorServer) -> None:
     unknown = call(server, "/v1/customers", key="sk_test_thisisnotarealkeywxyz")
     assert unknown.status == 401
