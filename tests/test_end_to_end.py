@@ -181,7 +181,9 @@ def killed_then_rerun_home(revops_home: Path) -> Iterator[Path]:
         for workspace in workspaces:
             assert load_stripe(workspace).ok
         ensure_raw_tables()
-        run_dbt(revops_home, "build", "--select", "staging", "--quiet").assert_ok()
+        run_dbt(
+            revops_home, "build", "--select", "staging", "--indirect-selection", "cautious", "--quiet"
+        ).assert_ok()
         yield revops_home
 
 

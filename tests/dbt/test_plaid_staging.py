@@ -34,7 +34,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, lis
             load_simulated(world, server, ["plaid"])
             world.advance_to(ADVANCED_TO)
             load_simulated(world, server, ["plaid"])
-        yield world, run_dbt(home, "build", "--select", "staging.plaid").assert_ok().results
+        yield (
+            world,
+            run_dbt(home, "build", "--select", "staging.plaid", "--indirect-selection", "cautious")
+            .assert_ok()
+            .results,
+        )
 
 
 def _transactions(workspace_id: str) -> dict[str, dict[str, Any]]:

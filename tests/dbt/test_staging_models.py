@@ -168,13 +168,15 @@ def test_build_runs_every_model_unit_test_and_data_test_cleanly(first_build: Dbt
     assert {r["unique_id"].split(".")[-1] for r in by_type["model"]} >= set(MODELS)
     assert len(by_type["unit_test"]) >= 3
     assert len(by_type["test"]) >= 100
-    # Not only no errors: the warn-severity tests (relationships, enums) pass on consistent data too.
+    # Not only no errors: the warn-severity tests (relationships, enums) pass on consistent data too,
+    # but for the one warning this data must raise: a subscription in a currency no charge has settled
+    # in yet has no exchange rate for its MRR.
     not_clean = [
-        (r["unique_id"], r["status"], r["message"])
+        (r["unique_id"].split(".")[2], r["status"])
         for r in first_build.results
         if r["status"] not in ("success", "pass")
     ]
-    assert not not_clean, not_clean
+    assert not_clean == [("not_null_fct_mrr_daily_fx_rate", "warn")]
 
 
 # ------------------------------------------------------------------------------- grain and versions

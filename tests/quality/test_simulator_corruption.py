@@ -42,7 +42,9 @@ def test_corrupted_records_are_rejected_with_reason_checked_and_absent_downstrea
         len(ids) for truth in truths.values() for ids in truth.malformed_ids.values()
     )
 
-    run_dbt(revops_home, "build", "--select", "staging.stripe", "--quiet").assert_ok()
+    run_dbt(
+        revops_home, "build", "--select", "staging.stripe", "--indirect-selection", "cautious", "--quiet"
+    ).assert_ok()
     with connect() as client:
         for workspace_id, truth in truths.items():
             for model, resource, key in (

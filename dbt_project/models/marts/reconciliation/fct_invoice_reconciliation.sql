@@ -1,10 +1,19 @@
 {{ config(order_by=['workspace_id', 'reconciliation_status']) }}
 
 -- Stripe invoices against the books: one row per Stripe invoice that asks for money (finalized, amount
--- due above zero: bookkeepers skip zero invoices) with the books invoice carrying its number, plus
--- books invoices no Stripe invoice explains. Each books invoice is paired at most once (docs/ledger.md).
+-- due above zero: bookkeepers skip zero invoices) of a workspace that keeps books, with the books
+-- invoice carrying its number, plus books invoices no Stripe invoice explains. Each books invoice is
+-- paired at most once (docs/ledger.md).
 
 with
+
+-- Only workspaces that keep books are reconciled against them: without an accounting connection every
+-- invoice would be "missing in the books".
+books_workspaces as (
+
+    select distinct workspace_id from {{ ref('int_accounting__accounts') }}
+
+),
 
 stripe_invoices as (
 
@@ -19,6 +28,7 @@ stripe_invoices as (
         toDate(paid_at) as paid_date
     from {{ ref('stg_stripe__invoices') }}
     where finalized_at is not null and amount_due > 0 and invoice_number is not null
+        and workspace_id in (select workspace_id from books_workspaces)
 
 ),
 
