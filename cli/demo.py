@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +24,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from core.dbt import run_in_child
 from core.settings import get_settings
 
 DEMO_HOUR = 14
@@ -64,24 +63,9 @@ def _set_env(name: str, value: str) -> None:
 
 
 def _build_recovery_models(moment: datetime) -> None:
-    launcher = Path(sys.executable).with_name("revops-dbt")
     as_of = f"{{recovery_as_of: '{moment:%Y-%m-%d %H:%M:%S}'}}"
-    completed = subprocess.run(
-        [
-            str(launcher),
-            "build",
-            "--select",
-            *RECOVERY_SELECTION,
-            "--indirect-selection",
-            "cautious",
-            "--vars",
-            as_of,
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    selection = ("--select", *RECOVERY_SELECTION, "--indirect-selection", "cautious")
+    completed = run_in_child("build", *selection, "--vars", as_of, "--quiet")
     if completed.returncode != 0:
         raise RuntimeError(
             f"dbt build of the recovery models failed:\n{completed.stdout}\n{completed.stderr}"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from core.dbt import run_in_child
 from core.paths import DAGSTER_INSTANCE_CONFIG
 from core.settings import get_settings
 from core.warehouse import connect
@@ -51,10 +50,7 @@ def prepare_dagster_home() -> Path:
 
 def parse_dbt_project() -> None:
     """Refresh dbt's manifest so the asset graph matches the models on disk."""
-    launcher = Path(sys.executable).with_name("revops-dbt")
-    completed = subprocess.run(
-        [str(launcher), "parse", "--quiet"], capture_output=True, text=True, check=False
-    )
+    completed = run_in_child("parse", "--quiet")
     if completed.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")
 
@@ -190,17 +186,11 @@ def recompute_stale_usage_days(console: Console) -> list[str]:
 
     from pipelines.usage.partitions import day_ranges, stale_days
 
-    launcher = Path(sys.executable).with_name("revops-dbt")
     errors = []
     for first, last in day_ranges(stale_days()):
         console.print(f"[cyan]▶[/cyan] usage days {first} to {last}")
         days = json.dumps({"usage_start_date": first.isoformat(), "usage_end_date": last.isoformat()})
-        completed = subprocess.run(
-            [str(launcher), "build", "--select", "tag:usage_daily", "--vars", days, "--quiet"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        completed = run_in_child("build", "--select", "tag:usage_daily", "--vars", days, "--quiet")
         if completed.returncode != 0:
             console.print(f"[red]✗[/red] usage days {first} to {last}")
             errors.append(f"usage days {first} to {last}: {completed.stdout.strip()[-2000:]}")

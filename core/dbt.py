@@ -9,8 +9,10 @@ changes nothing. profiles.yml reads the connection from the environment this lau
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from core.paths import DBT_PROJECT_DIR
@@ -85,6 +87,13 @@ DBT_COMMANDS = frozenset(
         "test",
     }
 )
+
+
+def run_in_child(*args: str) -> subprocess.CompletedProcess[str]:
+    """`revops-dbt <args>` in a child process, output captured; the child takes the warehouse itself,
+    so the caller must not hold it."""
+    launcher = Path(sys.executable).with_name("revops-dbt")
+    return subprocess.run([str(launcher), *args], capture_output=True, text=True, check=False)
 
 
 def dbt_command(args: Sequence[str]) -> str:
