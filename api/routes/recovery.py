@@ -70,7 +70,6 @@ class RecoveryUplift(BaseModel):
     treatment_recovery_rate: float | None
     holdout_recovery_rate: float | None
     uplift: float | None
-    uplift_margin_95: float | None
     uplift_ci_low: float | None
     uplift_ci_high: float | None
 

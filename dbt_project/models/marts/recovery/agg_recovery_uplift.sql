@@ -1,9 +1,10 @@
 {{ config(order_by=['workspace_id', 'policy_version', 'horizon_days']) }}
 
 -- Does dunning beat doing nothing? Per workspace and policy version, the share of episodes recovered
--- within N days in the treatment cohort minus the holdout's, with a 95% confidence interval
--- (normal approximation for a difference of two proportions). Only episodes old enough to have
--- reached day N count.
+-- within N days in the treatment cohort minus the holdout's, with a 95% confidence interval for that
+-- difference: Newcombe's hybrid score interval (1998, method 10), built from each cohort's Wilson
+-- interval. It stays within [-1, 1] and holds its coverage on the small cohorts dunning produces,
+-- where the normal approximation does neither. Only episodes old enough to have reached day N count.
 
 with
 
@@ -57,19 +58,42 @@ rates as (
 
 ),
 
-final as (
+rate_intervals as (
 
     select
         *,
-        treatment_recovery_rate - holdout_recovery_rate as uplift,
-        1.96 * sqrt(
-            treatment_recovery_rate * (1 - treatment_recovery_rate) / treatment_episodes
-            + holdout_recovery_rate * (1 - holdout_recovery_rate) / holdout_episodes
-        ) as uplift_margin_95,
-        uplift - uplift_margin_95 as uplift_ci_low,
-        uplift + uplift_margin_95 as uplift_ci_high
+        {{ wilson_bound('treatment_recovered', 'treatment_episodes', 'low') }} as treatment_rate_low,
+        {{ wilson_bound('treatment_recovered', 'treatment_episodes', 'high') }} as treatment_rate_high,
+        {{ wilson_bound('holdout_recovered', 'holdout_episodes', 'low') }} as holdout_rate_low,
+        {{ wilson_bound('holdout_recovered', 'holdout_episodes', 'high') }} as holdout_rate_high
 
     from rates
+
+),
+
+final as (
+
+    select
+        workspace_id,
+        policy_version,
+        horizon_days,
+        treatment_episodes,
+        treatment_recovered,
+        holdout_episodes,
+        holdout_recovered,
+        treatment_recovery_rate,
+        holdout_recovery_rate,
+        treatment_recovery_rate - holdout_recovery_rate as uplift,
+        uplift - sqrt(
+            pow(treatment_recovery_rate - treatment_rate_low, 2)
+            + pow(holdout_rate_high - holdout_recovery_rate, 2)
+        ) as uplift_ci_low,
+        uplift + sqrt(
+            pow(treatment_rate_high - treatment_recovery_rate, 2)
+            + pow(holdout_recovery_rate - holdout_rate_low, 2)
+        ) as uplift_ci_high
+
+    from rate_intervals
 
 )
 
