@@ -20,8 +20,9 @@ $(INSTALLED): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/revops run
 
+# Two workers: the suite is mostly CPU-bound single-process work (dbt, simulated providers, chDB).
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check .
