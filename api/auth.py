@@ -38,23 +38,31 @@ class KeyResolver:
         self._cache: dict[str, tuple[ApiKey, float]] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, secret: str) -> ApiKey:
-        digest = hash_secret(secret)
-        now = time.monotonic()
+    def cached(self, secret: str) -> ApiKey | None:
+        """The secret's key if it was looked up within `cache_s`, without touching the warehouse."""
         with self._lock:
-            cached = self._cache.get(digest)
-        if cached and now - cached[1] < self.cache_s:
-            key = cached[0]
-        else:
-            found = self.lookup(secret)
-            if found is None:
-                raise unauthenticated("api_key_invalid", "invalid API key")
-            key = found
-            with self._lock:
-                self._cache[digest] = (key, now)
-        if key.is_revoked:
-            raise unauthenticated("api_key_revoked", f"the API key {key.display_prefix}… has been revoked")
-        return key
+            cached = self._cache.get(hash_secret(secret))
+        if cached is None or time.monotonic() - cached[1] >= self.cache_s:
+            return None
+        return _usable(cached[0])
+
+    def resolve(self, secret: str) -> ApiKey:
+        """The secret's key, looked up in the warehouse unless cached (so it may block)."""
+        if (key := self.cached(secret)) is not None:
+            return key
+        now = time.monotonic()
+        found = self.lookup(secret)
+        if found is None:
+            raise unauthenticated("api_key_invalid", "invalid API key")
+        with self._lock:
+            self._cache[hash_secret(secret)] = (found, now)
+        return _usable(found)
+
+
+def _usable(key: ApiKey) -> ApiKey:
+    if key.is_revoked:
+        raise unauthenticated("api_key_revoked", f"the API key {key.display_prefix}… has been revoked")
+    return key
 
 
 def require_scope(key: ApiKey, scope: Scope) -> None:

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import KeyResolver, require_scope, unauthenticated
+from api.cache import PageCache
 from api.errors import ApiError
 from api.keys import ApiKey, Scope
 from api.observability import ApiMetrics
@@ -22,12 +24,13 @@ class Services:
     """What the app holds for its lifetime, on `app.state.services`."""
 
     pool: WarehousePool
+    pages: PageCache
     keys: KeyResolver
     limiter: RateLimiter
     metrics: ApiMetrics
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -40,10 +43,11 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 def authorized(scope: Scope) -> Callable[..., ApiKey]:
     """A dependency returning the request's key, once it is known, within its rate limit and in `scope`."""
 
-    def dependency(request: Request, services: ServicesDep, credentials: Credentials) -> ApiKey:
+    async def dependency(request: Request, services: ServicesDep, credentials: Credentials) -> ApiKey:
         if credentials is None:
             raise unauthenticated("api_key_missing", "no API key: send `Authorization: Bearer rk_live_…`")
-        key = services.keys.resolve(credentials.credentials)
+        secret = credentials.credentials
+        key = services.keys.cached(secret) or await run_in_threadpool(services.keys.resolve, secret)
         request.state.key_prefix = key.display_prefix
         request.state.workspace_id = key.workspace_id
         decision = services.limiter.take(key.key_id)

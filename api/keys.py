@@ -20,6 +20,7 @@ from typing import Literal
 
 from clickhouse_connect.driver.client import Client
 
+from core.ddl import create_table_if_missing
 from core.workspaces import WORKSPACE_ID_PATTERN
 
 KEYS_TABLE = "api.api_keys"
@@ -72,25 +73,24 @@ def looks_like_key(secret: str) -> bool:
     return bool(KEY_PATTERN.match(secret))
 
 
+KEYS_TABLE_COLUMNS: dict[str, str] = {
+    "key_id": "String",
+    "workspace_id": "LowCardinality(String)",
+    "name": "String",
+    "mode": "LowCardinality(String)",
+    "display_prefix": "String",
+    "key_hash": "FixedString(64)",
+    "scopes": "Array(LowCardinality(String))",
+    "created_at": "DateTime64(3, 'UTC')",
+    "revoked_at": "Nullable(DateTime64(3, 'UTC'))",
+    "version": "DateTime64(6, 'UTC')",
+}
+
+
 def ensure_keys_table(client: Client) -> None:
-    client.command("CREATE DATABASE IF NOT EXISTS api")
-    client.command(
-        f"""
-        CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (
-            key_id String,
-            workspace_id LowCardinality(String),
-            name String,
-            mode LowCardinality(String),
-            display_prefix String,
-            key_hash FixedString(64),
-            scopes Array(LowCardinality(String)),
-            created_at DateTime64(3, 'UTC'),
-            revoked_at Nullable(DateTime64(3, 'UTC')),
-            version DateTime64(6, 'UTC')
-        )
-        ENGINE = ReplacingMergeTree(version)
-        ORDER BY key_id
-        """
+    database, table = KEYS_TABLE.split(".")
+    create_table_if_missing(
+        client, database, table, KEYS_TABLE_COLUMNS, "ReplacingMergeTree", "version", order_by=["key_id"]
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from api.auth import KeyLookup, KeyResolver, warehouse_key_lookup
+from api.cache import PageCache
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.observability import ApiMetrics, ObservabilityMiddleware, configure_logging
@@ -47,6 +49,7 @@ def create_app(
     metrics = ApiMetrics()
     services = Services(
         pool=pool,
+        pages=PageCache(settings.api_page_cache_bytes),
         keys=KeyResolver(key_lookup or warehouse_key_lookup(pool), settings.api_key_cache_s),
         limiter=RateLimiter(settings.api_rate_limit_per_minute),
         metrics=metrics,
@@ -54,6 +57,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What exists at startup (modules, the app, its models) lives as long as the process: keep it
+        # out of the garbage collector's full passes, which otherwise stall every request in flight.
+        gc.freeze()
         yield
         pool.close()
 

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,6 +30,7 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 100
 
 Operator = Literal["=", ">=", "<", "<="]
+WindowUnit = Literal["hour", "day", "month"]
 
 
 def clickhouse_type(python_type: Any) -> str:
@@ -74,11 +75,25 @@ def request_type(python_type: Any) -> Any:
     return python_type
 
 
+def as_utc(value: datetime) -> datetime:
+    """A request's instant in UTC (a naive one is read as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def truncate_to(instant: datetime, unit: WindowUnit) -> datetime:
+    """The start of the UTC hour, day or month `instant` falls in."""
+    start = as_utc(instant).replace(minute=0, second=0, microsecond=0)
+    if unit in ("day", "month"):
+        start = start.replace(hour=0)
+    if unit == "month":
+        start = start.replace(day=1)
+    return start
+
+
 def to_parameter(value: Any) -> Any:
     """A value in the text form ClickHouse parses for its bound type (UTC for datetimes)."""
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return as_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -113,6 +128,45 @@ class SortKey:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One value of an endpoint's variant param: the marts table read for it, whose rows are windows of
+    one `unit` (e.g. usage per hour)."""
+
+    value: str
+    table: str
+    unit: WindowUnit
+
+
+@dataclass(frozen=True)
+class Variants:
+    """A query parameter choosing which of several marts tables an endpoint reads: tables with the same
+    columns over windows of different sizes (usage per hour, day or month). Filters on `window_column`
+    must fall on the chosen unit's boundaries, so a window never cuts a row's window in two."""
+
+    param: str
+    window_column: str
+    options: tuple[Variant, ...]
+    default: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for name in (self.param, self.window_column):
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"invalid identifier {name!r} in variants")
+        values = [option.value for option in self.options]
+        if len(set(values)) != len(values) or self.default not in values:
+            raise ValueError(f"{self.param}: values must be unique and include the default")
+
+    def option(self, value: str | None) -> Variant:
+        """The variant a request asks for (the default when it does not say)."""
+        wanted = self.default if value is None else value
+        for option in self.options:
+            if option.value == wanted:
+                return option
+        raise invalid_parameter(self.param, f"{self.param} must be one of {[o.value for o in self.options]}")
+
+
+@dataclass(frozen=True)
 class MartEndpoint:
     """A read-only list endpoint over one marts table."""
 
@@ -127,12 +181,15 @@ class MartEndpoint:
     description: str = ""
     required: tuple[str, ...] = ()
     """Filter params a request must give (e.g. a trial balance needs its date)."""
+    variants: Variants | None = None
+    """A param choosing the table among tables of the same columns; `table` is its default's."""
     keys: tuple[SortKey, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        database, _, table = self.table.partition(".")
-        if database != "marts" or not IDENTIFIER.match(table):
-            raise ValueError(f"{self.path}: the API serves marts tables only, got {self.table!r}")
+        for table in self.tables:
+            database, _, name = table.partition(".")
+            if database != "marts" or not IDENTIFIER.match(name):
+                raise ValueError(f"{self.path}: the API serves marts tables only, got {table!r}")
         columns = self.columns
         if "workspace_id" not in columns:
             raise ValueError(f"{self.path}: rows must carry workspace_id")
@@ -151,14 +208,29 @@ class MartEndpoint:
             keys.append(key)
         object.__setattr__(self, "keys", tuple(keys))
         params = [f.param for f in self.filters]
-        if len(set(params)) != len(params) or {"limit", "cursor"} & set(params):
-            raise ValueError(f"{self.path}: filter params must be unique and not limit/cursor")
+        reserved = {"limit", "cursor"} | ({self.variants.param} if self.variants else set())
+        if len(set(params)) != len(params) or reserved & set(params):
+            raise ValueError(f"{self.path}: filter params must be unique and not {sorted(reserved)}")
         if not set(self.required) <= set(params):
             raise ValueError(f"{self.path}: required params must be filters")
+        if self.variants is not None:
+            if self.variants.option(None).table != self.table:
+                raise ValueError(f"{self.path}: table must be the default {self.variants.param}'s")
+            if self.variants.window_column not in columns or any(
+                f.type is not datetime for f in self.filters if f.column == self.variants.window_column
+            ):
+                raise ValueError(f"{self.path}: filters on the window column must be datetimes")
 
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(self.row.model_fields)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Every table the endpoint may read."""
+        if self.variants is None:
+            return (self.table,)
+        return tuple(option.table for option in self.variants.options)
 
 
 @dataclass(frozen=True)
@@ -167,6 +239,8 @@ class PageRequest:
     """Filter param → value, only the ones given."""
     limit: int = DEFAULT_PAGE_SIZE
     cursor: str | None = None
+    variant: str | None = None
+    """The endpoint's variant param value, if given (else its default)."""
 
 
 @dataclass(frozen=True)
@@ -177,21 +251,34 @@ class TenantQuery:
     parameters: dict[str, Any]
     workspace_id: str
 
+    @property
+    def cache_key(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
+        """Identifies the query's result: its SQL and every bound value (the workspace among them)."""
+        return self.sql, tuple(sorted(self.parameters.items()))
+
 
 def filters_fingerprint(filters: Mapping[str, Any]) -> str:
     canonical = json.dumps({k: str(to_parameter(v)) for k, v in sorted(filters.items())}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def encode_cursor(endpoint: MartEndpoint, last_row: Mapping[str, Any], filters: Mapping[str, Any]) -> str:
+def cursor_scope(endpoint: MartEndpoint, request: PageRequest) -> dict[str, Any]:
+    """What a cursor is valid for: the request's filters and, for an endpoint with variants, the
+    variant read (so a cursor never crosses from one table to another)."""
+    if endpoint.variants is None:
+        return dict(request.filters)
+    return {**request.filters, endpoint.variants.param: endpoint.variants.option(request.variant).value}
+
+
+def encode_cursor(endpoint: MartEndpoint, last_row: Mapping[str, Any], scope: Mapping[str, Any]) -> str:
     payload = {
         "k": [str(to_parameter(last_row[f"_sort_{i}"])) for i in range(len(endpoint.keys))],
-        "f": filters_fingerprint(filters),
+        "f": filters_fingerprint(scope),
     }
     return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(endpoint: MartEndpoint, cursor: str, filters: Mapping[str, Any]) -> list[Any]:
+def decode_cursor(endpoint: MartEndpoint, cursor: str, scope: Mapping[str, Any]) -> list[Any]:
     """The keyset values a cursor carries, validated against the endpoint's key types."""
     try:
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -205,7 +292,7 @@ def decode_cursor(endpoint: MartEndpoint, cursor: str, filters: Mapping[str, Any
         ]
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         raise invalid_parameter("cursor", "invalid cursor: pass next_cursor from a previous page") from exc
-    if fingerprint != filters_fingerprint(filters):
+    if fingerprint != filters_fingerprint(scope):
         raise invalid_parameter("cursor", "this cursor belongs to a request with different filters")
     return typed
 
@@ -224,7 +311,29 @@ def _keyset_predicate(endpoint: MartEndpoint, values: Sequence[Any], parameters:
     return "(" + " OR ".join(terms) + ")"
 
 
+def _table_for(endpoint: MartEndpoint, request: PageRequest) -> str:
+    """The table a request reads: for an endpoint with variants, its variant's, whose windows the
+    filters on the window column must start (a bound inside a window would either cut its row or
+    silently widen what was asked)."""
+    if endpoint.variants is None:
+        return endpoint.table
+    variant = endpoint.variants.option(request.variant)
+    for spec in endpoint.filters:
+        value = request.filters.get(spec.param)
+        if spec.column == endpoint.variants.window_column and value is not None:
+            start = truncate_to(value, variant.unit)
+            if as_utc(value) != start:
+                raise invalid_parameter(
+                    spec.param,
+                    f"{spec.param} must be the start of a {variant.unit} (UTC) with "
+                    f"{endpoint.variants.param}={variant.value}: {as_utc(value).isoformat()} falls inside "
+                    f"the {variant.unit} starting {start.isoformat()}",
+                )
+    return variant.table
+
+
 def page_query(endpoint: MartEndpoint, workspace_id: str, request: PageRequest) -> TenantQuery:
+    table = _table_for(endpoint, request)
     parameters: dict[str, Any] = {"workspace_id": workspace_id}
     conditions = ["workspace_id = {workspace_id:String}"]
     declared = {f.param: f for f in endpoint.filters}
@@ -233,13 +342,13 @@ def page_query(endpoint: MartEndpoint, workspace_id: str, request: PageRequest) 
         parameters[f"f_{param}"] = to_parameter(value)
         conditions.append(f"{spec.column} {spec.op} {{f_{param}:{clickhouse_type(spec.type)}}}")
     if request.cursor is not None:
-        values = decode_cursor(endpoint, request.cursor, request.filters)
+        values = decode_cursor(endpoint, request.cursor, cursor_scope(endpoint, request))
         conditions.append(_keyset_predicate(endpoint, values, parameters))
     parameters["limit"] = request.limit + 1  # one more than asked tells whether there is a next page
     # The keys are selected under their own names, for the next page's cursor.
     sort_keys = [f"{key.expression} AS _sort_{i}" for i, key in enumerate(endpoint.keys)]
     sql = (
-        f"SELECT {', '.join([*endpoint.columns, *sort_keys])} FROM {endpoint.table} "
+        f"SELECT {', '.join([*endpoint.columns, *sort_keys])} FROM {table} "
         f"WHERE {' AND '.join(conditions)} "
         f"ORDER BY {', '.join(key.expression for key in endpoint.keys)} LIMIT {{limit:UInt32}}"
     )
@@ -250,18 +359,21 @@ def page_query(endpoint: MartEndpoint, workspace_id: str, request: PageRequest) 
 class Page:
     rows: list[dict[str, Any]]
     next_cursor: str | None
+    session: Hashable | None
+    """The embedded warehouse session it was read in (`WarehousePool.session_generation`)."""
 
     @property
     def has_more(self) -> bool:
         return self.next_cursor is not None
 
 
-def fetch_page(pool: WarehousePool, endpoint: MartEndpoint, workspace_id: str, request: PageRequest) -> Page:
-    """One page of the workspace's rows: the only place API queries are built and run."""
-    query = page_query(endpoint, workspace_id, request)
+def fetch_page(pool: WarehousePool, endpoint: MartEndpoint, request: PageRequest, query: TenantQuery) -> Page:
+    """Reads one page of `query` (built by `page_query` for `request`) from the warehouse, so it may
+    block: the only place the API runs a query."""
     with pool.lease() as client:
+        session = pool.session_generation  # cannot end while a client is leased
         rows = list(client.query(query.sql, parameters=query.parameters).named_results())
     if len(rows) <= request.limit:
-        return Page(rows, None)
+        return Page(rows, None, session)
     rows = rows[: request.limit]
-    return Page(rows, encode_cursor(endpoint, rows[-1], request.filters))
+    return Page(rows, encode_cursor(endpoint, rows[-1], cursor_scope(endpoint, request)), session)

@@ -6,10 +6,12 @@ threads at once. Clients are built by `core.warehouse`.
 On the embedded warehouse (chDB) the API must share the data directory with pipeline runs, which take
 the warehouse lock in another process. Opening chDB costs ~0.06 s (0.4 s the first time in a process),
 too much per request, so the pool takes the lock on the first request and keeps its clients open while
-requests keep coming. It lets go when idle for `api_embedded_idle_s`, and, under continuous load, after
-`api_embedded_max_hold_s`: it then drains its leases, closes, and pauses for `YIELD_S` so that a
-pipeline run polling for the lock gets it. A request that finds the lock held by a run waits up to
-`api_warehouse_wait_s` and then fails with `WarehouseBusyError`.
+requests keep coming. It lets go when idle for `api_embedded_idle_s`, and, under continuous load, once
+it has held the warehouse for `api_embedded_max_hold_s` while another process waits for the lock: it
+then drains its leases, closes, and pauses for `YIELD_S` so that the waiting run gets it. (Without a
+waiter it keeps the warehouse, and with it `api.cache`'s pages: closing for nobody only stalls requests.)
+A request that finds the lock held by a run waits up to `api_warehouse_wait_s` and then fails with
+`WarehouseBusyError`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from core.warehouse import (
     WarehouseError,
     WarehouseTarget,
     hold_embedded_lock,
+    lock_holder_changes,
     open_client_for,
+    others_waiting_for,
     parse_warehouse_url,
 )
 
@@ -87,6 +91,22 @@ class WarehousePool:
     @property
     def holds_embedded_warehouse(self) -> bool:
         return self._session is not None
+
+    @property
+    def session_generation(self) -> tuple[int, int] | None:
+        """Which embedded session is open (None on a server, or when none is). The warehouse's data
+        does not change during one: another process must take the lock to write, and other code in this
+        one that opens the warehouse changes the generation (when it takes the lock and again when it
+        lets go, so nothing read while it held the lock outlives it)."""
+        if self._session is None:
+            return None
+        return self.sessions_opened, lock_holder_changes(self.target)
+
+    def mark_used(self) -> None:
+        """Record a request answered from the session without a client (a cached page), so that an API
+        busy with such requests does not count as idle."""
+        with self._cond:
+            self._last_used = time.monotonic()
 
     @contextmanager
     def lease(self) -> Iterator[Client]:
@@ -175,11 +195,12 @@ class WarehousePool:
                 self._release_if_due(time.monotonic())
 
     def _release_if_due(self, now: float) -> None:
-        """Let go of the embedded warehouse when idle, or (draining first) when held too long."""
+        """Let go of the embedded warehouse when idle, or (draining first) when held too long while a
+        pipeline run waits for it."""
         with self._cond:
             if self._session is None:
                 return
-            held_too_long = now - self._opened_at >= self.max_hold_s
+            held_too_long = now - self._opened_at >= self.max_hold_s and others_waiting_for(self.target)
             if held_too_long:
                 self._draining = True
             if self._leased:

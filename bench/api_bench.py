@@ -16,6 +16,8 @@ import argparse
 import asyncio
 import os
 import platform
+import random
+import re
 import socket
 import statistics
 import subprocess
@@ -23,7 +25,9 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import yaml
@@ -97,11 +101,13 @@ FROM (
 
 @dataclass(frozen=True)
 class Level:
+    mix: str
     clients: int
     requests: int
     seconds: float
     latencies_ms: list[float]
     errors: int
+    server_cpu_s: float
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -146,8 +152,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def request_mix(base: str, key: str) -> list[tuple[str, dict[str, str]]]:
-    """Single-page list requests: first pages, filtered pages, and a page deep in the ledger."""
+# The year of synthetic entries, for requests at random instants in it.
+YEAR_START = datetime(2025, 11, 1, tzinfo=UTC)
+YEAR_SECONDS = 365 * 86_400
+ACCOUNTS = ("stripe_balance", "revenue", "processing_fees", "accounts_receivable", "cash", "refunds")
+CURRENCIES = ("USD", "EUR", "GBP")
+Request = tuple[str, dict[str, str]]
+
+
+def repeated_mix(base: str, key: str) -> list[Request]:
+    """The pages a dashboard polls: the same six single-page requests over and over."""
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
         page = client.get("/v1/ledger/entries", params={"limit": 100, "since": "2026-05-01T00:00:00Z"}).json()
         deep_cursor = page["next_cursor"]
@@ -165,35 +179,99 @@ def request_mix(base: str, key: str) -> list[tuple[str, dict[str, str]]]:
     ]
 
 
-async def run_level(base: str, keys: dict[str, str], clients: int, seconds: float) -> Level:
-    mixes = {ws: request_mix(base, key) for ws, key in keys.items()}
+def distinct_request(rng: random.Random, previous: Request | None, cursor: str | None) -> Request:
+    """A request no client has likely sent before: the same shapes as `repeated_mix`, at a random
+    instant (to the second), account, currency or day, or the next page of the previous request."""
+    if previous is not None and cursor is not None:
+        return previous[0], {**previous[1], "cursor": cursor}
+    at = YEAR_START + timedelta(seconds=rng.randrange(YEAR_SECONDS))
+    instant = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    shape = rng.randrange(5)
+    if shape == 0:
+        return "/v1/ledger/entries", {"limit": "100", "since": instant}
+    if shape == 1:
+        account, currency = rng.choice(ACCOUNTS), rng.choice(CURRENCIES)
+        return "/v1/ledger/entries", {
+            "limit": "100",
+            "account": account,
+            "currency": currency,
+            "since": instant,
+        }
+    if shape == 2:
+        until = (at + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return "/v1/ledger/entries", {"limit": "100", "since": instant, "until": until}
+    if shape == 3:
+        return "/v1/ledger/entries", {"limit": "500", "since": instant}
+    return "/v1/ledger/balances", {"limit": "100", "as_of": at.date().isoformat()}
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection that sends GETs and reads length-delimited responses: a load
+    generator this thin leaves the shared cores to the server (httpx costs ~1 ms of CPU a request)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, key: str) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.headers = f"Host: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+
+    async def get(self, path: str, params: dict[str, str]) -> tuple[int, bytes]:
+        self.writer.write(f"GET {path}?{urlencode(params)} HTTP/1.1\r\n".encode() + self.headers)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = CONTENT_LENGTH.search(head)
+        assert length, f"no Content-Length in {head[:200]!r}"
+        return int(head[9:12]), await self.reader.readexactly(int(length.group(1)))
+
+
+CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+NEXT_CURSOR = re.compile(rb'"next_cursor":"([^"]+)"}$')
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_level(
+    port: int, server_pid: int, keys: dict[str, str], mix: str, clients: int, seconds: float
+) -> Level:
+    repeated = {ws: repeated_mix(f"http://127.0.0.1:{port}", key) for ws, key in keys.items()}
     latencies: list[float] = []
     errors = 0
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
-    async def client_loop(number: int, http: httpx.AsyncClient) -> None:
+    async def client_loop(number: int, deadline: float) -> None:
         nonlocal errors
         workspace = ("acme", "globex")[number % 2]
-        headers = {"Authorization": f"Bearer {keys[workspace]}"}
-        mix = mixes[workspace]
+        connection = Connection(*await asyncio.open_connection("127.0.0.1", port), key=keys[workspace])
+        rng = random.Random(f"{mix}-{clients}-{number}")
+        cursor: str | None = None
+        request: Request | None = None
         i = number
         while time.perf_counter() < deadline:
-            path, params = mix[i % len(mix)]
-            i += 1
+            if mix == "repeated":
+                path, params = repeated[workspace][i % len(repeated[workspace])]
+                i += 1
+            else:
+                request = distinct_request(rng, request, cursor)
+                path, params = request
             started = time.perf_counter()
-            response = await http.get(path, params=params, headers=headers)
+            status, body = await connection.get(path, params)
             latencies.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
+            if status != 200:
                 errors += 1
                 if errors == 1:
-                    print(f"{response.status_code} {path} {params}: {response.text[:200]}", file=sys.stderr)
+                    print(f"{status} {path} {params}: {body[:200]!r}", file=sys.stderr)
+            # Follow every other first page to its next page, as a client paging through would.
+            found = NEXT_CURSOR.search(body[-300:]) if cursor is None and path.endswith("entries") else None
+            cursor = found.group(1).decode() if found and rng.random() < 0.5 else None
+        connection.writer.close()
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(client_loop(n, http) for n in range(clients)))
-        elapsed = time.perf_counter() - started
-    return Level(clients, len(latencies), elapsed, latencies, errors)
+    cpu_before = cpu_seconds(server_pid)
+    started = time.perf_counter()
+    await asyncio.gather(*(client_loop(n, started + seconds) for n in range(clients)))
+    elapsed = time.perf_counter() - started
+    return Level(
+        mix, clients, len(latencies), elapsed, latencies, errors, cpu_seconds(server_pid) - cpu_before
+    )
 
 
 def main() -> None:
@@ -201,6 +279,9 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_200_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument(
+        "--mixes", nargs="+", choices=["repeated", "distinct"], default=["repeated", "distinct"]
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="revops-api-bench-") as home:
@@ -226,21 +307,30 @@ def main() -> None:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.1)
-            asyncio.run(run_level(base, keys, 4, 2.0))  # warm-up: caches, the embedded session
-            levels = [asyncio.run(run_level(base, keys, clients, args.seconds)) for clients in args.clients]
+            asyncio.run(run_level(port, server.pid, keys, "repeated", 4, 2.0))  # warm-up
+            levels = [
+                asyncio.run(run_level(port, server.pid, keys, mix, clients, args.seconds))
+                for mix in args.mixes
+                for clients in args.clients
+            ]
         finally:
             server.terminate()
             server.wait(timeout=30)
 
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     print(f"\n{args.entries:,} ledger entries; {machine}, load average {os.getloadavg()[0]:.2f}\n")
-    print("| clients | requests | throughput (req/s) | p50 (ms) | p95 (ms) | p99 (ms) | errors |")
-    print("|--------:|---------:|-------------------:|---------:|---------:|---------:|-------:|")
+    print(
+        "| requests | clients | requests | throughput (req/s) | p50 (ms) | p95 (ms) | p99 (ms) | "
+        "server CPU (ms/req) | errors |"
+    )
+    print("|----------|--------:|---------:|-------------------:|---------:|---------:|---------:|"
+          "--------------------:|-------:|")  # fmt: skip
     for level in levels:
         print(
-            f"| {level.clients} | {level.requests:,} | {level.requests / level.seconds:,.0f} | "
+            f"| {level.mix} | {level.clients} | {level.requests:,} | {level.requests / level.seconds:,.0f} | "
             f"{statistics.median(level.latencies_ms):.1f} | {level.percentile(95):.1f} | "
-            f"{level.percentile(99):.1f} | {level.errors} |"
+            f"{level.percentile(99):.1f} | {level.server_cpu_s * 1000 / level.requests:.1f} | "
+            f"{level.errors} |"
         )
 
 

@@ -41,7 +41,7 @@ class TableStatus:
 
 def _count_sql(database: str, table: str, engine: str, group_by_workspace: bool) -> str:
     # Raw tables hold re-fetched versions of an object until merged; FINAL counts objects.
-    final = " FINAL" if engine.startswith("Replacing") else ""
+    final = " FINAL" if "ReplacingMergeTree" in engine else ""  # Replicated too
     if group_by_workspace:
         return f"SELECT workspace_id, count() FROM `{database}`.`{table}`{final} GROUP BY workspace_id"
     return f"SELECT '', count() FROM `{database}`.`{table}`{final}"

@@ -103,7 +103,7 @@ def _row_counts(keys: list[list[str]]) -> dict[tuple[str, ...], int]:
             )
             if not engine or str(engine).endswith("View"):
                 continue
-            final = " FINAL" if str(engine).startswith("Replacing") else ""
+            final = " FINAL" if "ReplacingMergeTree" in str(engine) else ""  # Replicated too
             counts[tuple(key)] = int(client.command(f"SELECT count() FROM `{database}`.`{table}`{final}"))
     return counts
 

@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     warehouse_cluster: str | None = Field(
         default=None,
         description="Name of the ClickHouse cluster the server belongs to (remote_servers); dbt then builds "
-        "with its `cluster` target.",
+        "with its `cluster` target, and revops' own tables (raw, api) are replicated on every node "
+        "(core/ddl.py).",
     )
     warehouse_lock_timeout_s: float = Field(
         default=120.0, description="How long to wait for another process holding the embedded warehouse."
@@ -55,13 +56,18 @@ class Settings(BaseSettings):
     api_embedded_max_hold_s: float = Field(
         default=30.0,
         gt=0,
-        description="Longest the API holds the embedded warehouse while busy before letting a waiting "
-        "pipeline run in.",
+        description="Longest the API, while busy, keeps the embedded warehouse from a pipeline run "
+        "waiting for it.",
     )
     api_key_cache_s: float = Field(
         default=5.0, ge=0, description="Seconds an API key lookup is cached (a revocation applies within it)."
     )
     api_query_timeout_s: int = Field(default=10, ge=1, description="ClickHouse max_execution_time per query.")
+    api_page_cache_bytes: int = Field(
+        default=64 * 2**20,
+        ge=0,
+        description="Bytes of response pages the API keeps while it holds the embedded warehouse (0: none).",
+    )
     # Dunning (docs/recovery.md): live actions are off until a workspace's policy file turns them on.
     dunning_policies_dir: Path = Field(
         default=REPO_ROOT / "dunning" / "policies", description="One dunning policy file per workspace."

@@ -103,39 +103,70 @@ class _EmbeddedLock:
         self._guard = threading.Lock()
         self._holders = 0
         self._fd: int | None = None
+        self.holder_changes = 0
+        """How often a holder in this process has taken or let go of the lock. Unchanged while one holder
+        keeps it, no other code in this process has had the warehouse open (and perhaps written to it)."""
 
     def acquire(self, timeout_s: float) -> None:
         with self._guard:
             if self._holders == 0:
                 self._fd = self._wait_for_lock(timeout_s)
             self._holders += 1
+            self.holder_changes += 1
 
     def release(self) -> None:
         with self._guard:
             self._holders -= 1
+            self.holder_changes += 1
             if self._holders == 0 and self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
                 os.close(self._fd)
                 self._fd = None
 
+    def others_waiting(self) -> bool:
+        """Whether another process is waiting for this lock (it holds the waiters file shared)."""
+        fd = self._open(self.waiters_path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also releases the probe's lock
+        return False
+
+    @property
+    def waiters_path(self) -> Path:
+        return self.lock_path.with_name(self.lock_path.name + ".waiters")
+
+    def _open(self, path: Path) -> int:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
     def _wait_for_lock(self, timeout_s: float) -> int:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open(self.lock_path)
         deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = self._read_holder(fd)
-                    os.close(fd)
-                    raise WarehouseBusyError(
-                        f"the embedded warehouse {self.lock_path.with_suffix('')} is in use by {holder}; "
-                        f"waited {timeout_s:.0f}s. Let that process finish (or stop it) and try again, "
-                        "or raise REVOPS_WAREHOUSE_LOCK_TIMEOUT_S."
-                    ) from None
-                time.sleep(0.05)
+        waiting: int | None = None  # held shared while waiting, so a holder can tell someone waits
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = self._read_holder(fd)
+                        os.close(fd)
+                        raise WarehouseBusyError(
+                            f"the embedded warehouse {self.lock_path.with_suffix('')} is in use by {holder}; "
+                            f"waited {timeout_s:.0f}s. Let that process finish (or stop it) and try again, "
+                            "or raise REVOPS_WAREHOUSE_LOCK_TIMEOUT_S."
+                        ) from None
+                    if waiting is None:
+                        waiting = self._open(self.waiters_path)
+                        fcntl.flock(waiting, fcntl.LOCK_SH)
+                    time.sleep(0.05)
+        finally:
+            if waiting is not None:
+                os.close(waiting)
         holder = (
             f"pid {os.getpid()} ({' '.join(sys.argv)[:200]}) since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
         )
@@ -200,8 +231,11 @@ def connect(
 
 
 def ensure_databases(client: Client) -> None:
+    from core.ddl import warehouse_dialect  # core.ddl builds on this module
+
+    dialect = warehouse_dialect()
     for database in DATABASES:
-        client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        client.command(dialect.create_database(database))
 
 
 @contextmanager
@@ -218,6 +252,16 @@ def hold_embedded_lock(timeout_s: float | None = None) -> Iterator[WarehouseTarg
         yield target
     finally:
         lock.release()
+
+
+def others_waiting_for(target: WarehouseTarget) -> bool:
+    """Whether another process is waiting for the embedded warehouse (never, on a server)."""
+    return target.is_embedded and target.path is not None and _lock_for(target.path).others_waiting()
+
+
+def lock_holder_changes(target: WarehouseTarget) -> int:
+    """How often holders in this process took or let go of the embedded warehouse's lock (0 on a server)."""
+    return _lock_for(target.path).holder_changes if target.is_embedded and target.path is not None else 0
 
 
 def open_client_for(target: WarehouseTarget, settings: dict | None = None) -> Client:

@@ -6,6 +6,7 @@ Raw tables follow the dlt schema: a column that appears in the source appears in
 (`ADD COLUMN`), never breaking a load. Tables with a primary key are ReplacingMergeTree ordered by
 that key and versioned by `_revops_synced_at`, so re-loading a file, re-running a pipeline or
 overlapping extraction windows never duplicates an object once staging (or `FINAL`) deduplicates.
+How a table is declared — plain, or replicated on every node of a cluster — is core/ddl.py's decision.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from clickhouse_connect.driver.client import Client
 from dlt.common.schema import TColumnSchema, TTableSchema
 from dlt.common.schema.utils import new_table
 
+from core.ddl import create_table_if_missing, quote_identifier, warehouse_dialect
 from core.warehouse import connect
 
 RAW_DATABASE = "raw"
@@ -64,35 +66,27 @@ def clickhouse_type(column: Mapping[str, Any]) -> str:
     return base if column.get("nullable", True) is False else f"Nullable({base})"
 
 
-def _quote(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
-
-
 def _sorting_key(columns: Mapping[str, Mapping[str, Any]]) -> list[str]:
     key = [name for name, column in columns.items() if column.get("primary_key")]
     return sorted(key, key=lambda name: KEY_COLUMN_ORDER.index(name) if name in KEY_COLUMN_ORDER else 99)
 
 
-def create_table_sql(database: str, table: str, columns: Mapping[str, Mapping[str, Any]]) -> str:
-    column_sql = ",\n  ".join(f"{_quote(name)} {clickhouse_type(column)}" for name, column in columns.items())
+def _engine(columns: Mapping[str, Mapping[str, Any]]) -> tuple[str, tuple[str, ...], list[str]]:
+    """Engine family, its arguments and the sorting key of a raw table with these columns."""
     key = _sorting_key(columns)
-    if key:
-        version = _quote(VERSION_COLUMN) if VERSION_COLUMN in columns else ""
-        engine = f"ReplacingMergeTree({version})"
-        order_by = ", ".join(_quote(name) for name in key)
-    else:
-        engine, order_by = "MergeTree", ""
-    return (
-        f"CREATE TABLE IF NOT EXISTS {_quote(database)}.{_quote(table)} (\n  {column_sql}\n)"
-        f"\nENGINE = {engine}\nORDER BY ({order_by})"
-    )
+    if not key:
+        return "MergeTree", (), []
+    version = (quote_identifier(VERSION_COLUMN),) if VERSION_COLUMN in columns else ()
+    return "ReplacingMergeTree", version, key
 
 
 def ensure_table(client: Client, database: str, table: str, columns: Mapping[str, Mapping[str, Any]]) -> None:
     """Create the table, or add the columns it lacks; existing columns are never altered or dropped."""
     complete = {name: column for name, column in columns.items() if column.get("data_type")}
-    client.command(f"CREATE DATABASE IF NOT EXISTS {_quote(database)}")
-    client.command(create_table_sql(database, table, complete))
+    family, args, key = _engine(complete)
+    types = {name: clickhouse_type(column) for name, column in complete.items()}
+    # Columns are compared even right after creating: another process may have created it first.
+    create_table_if_missing(client, database, table, types, family, *args, order_by=key)
     existing = {
         row[0]
         for row in client.query(
@@ -100,12 +94,10 @@ def ensure_table(client: Client, database: str, table: str, columns: Mapping[str
             parameters={"db": database, "tbl": table},
         ).result_rows
     }
-    for name, column in complete.items():
+    dialect = warehouse_dialect()
+    for name, type_ in types.items():
         if name not in existing:
-            client.command(
-                f"ALTER TABLE {_quote(database)}.{_quote(table)} "
-                f"ADD COLUMN IF NOT EXISTS {_quote(name)} {clickhouse_type(column)}"
-            )
+            client.command(dialect.add_column(database, table, name, type_))
 
 
 def contract_columns(
@@ -170,7 +162,7 @@ def _load_file(file_path: str, table: TTableSchema, database: str) -> None:
     with _load_guard, connect() as client:
         ensure_table(client, database, table["name"], table["columns"])
         if data.num_rows:
-            client.insert_arrow(f"{_quote(database)}.{_quote(table['name'])}", data)
+            client.insert_arrow(f"{quote_identifier(database)}.{quote_identifier(table['name'])}", data)
 
 
 def clickhouse_destination(database: str = RAW_DATABASE) -> Any:

@@ -17,11 +17,17 @@ import pytest
 
 from core.settings import get_settings
 from core.warehouse import connect
-from pipelines.runner import load_plaid, load_quickbooks, load_stripe, load_xero
+from pipelines.runner import load_plaid, load_quickbooks, load_stripe, load_usage, load_xero
 from simulator import SimulatorServer, World
 from simulator.registry import simulator_registry
 
-LOADERS = {"stripe": load_stripe, "plaid": load_plaid, "quickbooks": load_quickbooks, "xero": load_xero}
+LOADERS = {
+    "stripe": load_stripe,
+    "plaid": load_plaid,
+    "quickbooks": load_quickbooks,
+    "xero": load_xero,
+    "usage": load_usage,
+}
 
 
 @contextmanager

@@ -1,21 +1,22 @@
-"""Metered usage (`/v1/usage*`): per customer, meter and day, and per billing period."""
+"""Metered usage (`/v1/usage*`): per customer, meter and hour, day or month, and per billing period."""
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
 
 from api.keys import Scope
-from api.queries import Filter, MartEndpoint, SortKey
+from api.queries import Filter, MartEndpoint, SortKey, Variant, Variants
 from api.schemas import UtcDatetime
 
 METER = Filter("meter", "meter_slug", str, description="A meter's slug (`api_calls`, …).")
 CUSTOMER = Filter("customer_id", "customer_id", str, description="One customer (`cus_…`).")
 
 
-class UsageDay(BaseModel):
+class UsageWindow(BaseModel):
     workspace_id: str
-    usage_date: date
+    window_start: UtcDatetime
+    window_end: UtcDatetime
     customer_id: str
     meter_slug: str
     aggregation: str
@@ -35,22 +36,47 @@ class UsageBillingPeriod(BaseModel):
     event_count: int
 
 
+DAILY_USAGE = "marts.agg_usage_daily"
+
+GRANULARITY = Variants(
+    param="granularity",
+    window_column="window_start",
+    options=(
+        Variant("hour", "marts.agg_usage_hourly", "hour"),
+        Variant("day", DAILY_USAGE, "day"),
+        Variant("month", "marts.agg_usage_monthly", "month"),
+    ),
+    default="day",
+    description="Each row's window: a UTC `hour`, `day` or calendar `month`. Every aggregation is exact "
+    "at each size (a month's `UNIQUE_COUNT` counts distinct values over the whole month). `since` and "
+    "`until` must fall on the chosen size's boundaries (400 otherwise: a bound inside a window would "
+    "cut it).",
+)
+
 ENDPOINTS = (
     MartEndpoint(
         path="/usage",
-        table="marts.agg_usage_daily",
-        row=UsageDay,
+        table=DAILY_USAGE,
+        row=UsageWindow,
         scope=Scope.usage,
-        order_by=("usage_date", "customer_id", "meter_slug", "aggregation"),
-        summary="Usage per customer, meter and day",
-        description="Each meter's value per customer and UTC day, aggregated as the meter defines "
-        "(`SUM`, `COUNT`, `MAX`, `UNIQUE_COUNT`, `LATEST`), as an exact decimal.",
+        order_by=(SortKey("window_start", datetime), "customer_id", "meter_slug", "aggregation"),
+        summary="Usage per customer, meter and hour, day or month",
+        description="Each meter's value per customer and UTC window [`window_start`, `window_end`), "
+        "aggregated as the meter defines (`SUM`, `COUNT`, `MAX`, `UNIQUE_COUNT`, `LATEST`) from exact "
+        "aggregate states, as an exact decimal.",
         filters=(
             METER,
             CUSTOMER,
-            Filter("since", "usage_date", date, ">=", "From this day on (the window's start)."),
-            Filter("until", "usage_date", date, "<", "Before this day (the window's end)."),
+            Filter(
+                "since",
+                "window_start",
+                datetime,
+                ">=",
+                "Windows starting at or after this instant (a date is its 00:00 UTC).",
+            ),
+            Filter("until", "window_start", datetime, "<", "Windows starting before this instant."),
         ),
+        variants=GRANULARITY,
     ),
     MartEndpoint(
         path="/usage/billing-periods",

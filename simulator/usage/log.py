@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 from types import MappingProxyType
@@ -118,12 +119,16 @@ class UsageLog:
             events, ["subscription_id", "start", "end"], lambda key: (key[0], key[1] // 1000, key[2] // 1000)
         )
 
-    def truth_by_day(self) -> dict[tuple[str, str, str], Decimal]:
-        """(meter, customer, ISO day) → the meter's value over that UTC day's delivered events."""
+    def truth_by_window(self, every: str) -> dict[tuple[str, str, datetime], Decimal]:
+        """(meter, customer, window start) → the meter's value over the delivered events of each UTC
+        window `every` long (a polars duration: `1h`, `1d`, `1mo`), windows starting at its boundaries."""
         events = self.delivered_events().with_columns(
-            pl.from_epoch("time_ms", time_unit="ms").dt.date().cast(pl.String).alias("day")
+            pl.from_epoch("time_ms", time_unit="ms")
+            .dt.replace_time_zone("UTC")
+            .dt.truncate(every)
+            .alias("window_start")
         )
-        return _aggregate(events, ["subject", "day"], tuple)
+        return _aggregate(events, ["subject", "window_start"], tuple)
 
 
 def _aggregate(

@@ -16,7 +16,7 @@ from api.auth import KeyResolver
 from api.errors import ApiError
 from api.keys import ApiKey, Scope, create_key, list_keys, revoke_key
 from api.main import create_app
-from api.queries import PageRequest, encode_cursor, page_query
+from api.queries import PageRequest, cursor_scope, encode_cursor, page_query
 from api.routes import MART_ENDPOINTS
 from core.settings import Settings
 from core.warehouse import connect
@@ -275,17 +275,21 @@ def test_every_declared_endpoint_queries_one_workspace_with_bound_values() -> No
     """Whatever filters and cursor a request carries, the SQL starts its WHERE with the key's workspace
     and holds no value of the request (they are all bound parameters)."""
     samples = {str: "x'); DROP TABLE marts.t; --", int: 7, bool: True, date: date(2026, 1, 2)}
-    samples[datetime] = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    samples[datetime] = datetime(2026, 1, 1, tzinfo=UTC)  # the start of a month: every window's bound
     for endpoint in (*MART_ENDPOINTS, PROBE):
         filters = {f.param: samples[f.type] for f in endpoint.filters}
         last_row = {f"_sort_{i}": samples[key.type] for i, key in enumerate(endpoint.keys)}
-        cursor = encode_cursor(endpoint, last_row, filters)
-        query = page_query(endpoint, "acme", PageRequest(filters, limit=10, cursor=cursor))
-        where = query.sql.split(" WHERE ", 1)[1]
-        assert where.startswith("workspace_id = {workspace_id:String} AND "), endpoint.path
-        assert query.parameters["workspace_id"] == "acme" and query.workspace_id == "acme"
-        assert "DROP" not in query.sql and "acme" not in query.sql and "2026" not in query.sql
-        assert f" FROM {endpoint.table} WHERE " in query.sql and endpoint.table.startswith("marts.")
+        variants = endpoint.variants.options if endpoint.variants else [None]
+        for variant in variants:
+            request = PageRequest(filters, limit=10, variant=variant and variant.value)
+            cursor = encode_cursor(endpoint, last_row, cursor_scope(endpoint, request))
+            query = page_query(endpoint, "acme", dataclasses.replace(request, cursor=cursor))
+            where = query.sql.split(" WHERE ", 1)[1]
+            assert where.startswith("workspace_id = {workspace_id:String} AND "), endpoint.path
+            assert query.parameters["workspace_id"] == "acme" and query.workspace_id == "acme"
+            assert "DROP" not in query.sql and "acme" not in query.sql and "2026" not in query.sql
+            table = endpoint.table if variant is None else variant.table
+            assert f" FROM {table} WHERE " in query.sql and table.startswith("marts.")
 
 
 def test_key_lookups_are_cached_but_unknown_keys_are_not() -> None:

@@ -1,16 +1,19 @@
 """Usage aggregates against the simulator's ground truth: every meter (each aggregation type) per
-customer and day and per billing period, the rated charges, and the comparison with Stripe's invoices;
-then late deliveries, reprocessing and re-reads, which must never double count."""
+customer and hour, day and month and per billing period, the rated charges, and the comparison with
+Stripe's invoices, all read from the session's shared warehouse; then late deliveries, reprocessing and
+re-reads, which must never double count, in a warehouse of their own."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, timedelta
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from pipelines.runner import ensure_raw_tables
 from pipelines.usage.helpers import load_meters
@@ -20,10 +23,12 @@ from simulator import SimulatorServer, World
 from simulator.business.clock import day_start
 from simulator.business.usage import METERED_TIERS, graduated_amount
 from simulator.usage.log import TRUTH_METERS
-from tests.support import isolated_warehouse, query, run_dbt
-from tests.usage.conftest import USAGE_AS_OF, USAGE_SCALE, USAGE_SEED, UsageWarehouse, load_usage_for
+from tests.conftest import SimulatedWarehouse
+from tests.support import isolated_warehouse, load_simulated, query, run_dbt
 
 WORKSPACES = ("acme", "globex")
+WINDOWS = {"agg_usage_hourly": "1h", "agg_usage_daily": "1d", "agg_usage_monthly": "1mo"}
+"""Each usage-per-window mart and the window of its rows, as a polars duration."""
 DAILY_MODELS = (
     "stg_usage__events",
     "stg_usage__meters",
@@ -32,9 +37,14 @@ DAILY_MODELS = (
     "int_usage__meter_minute",
     "int_usage__meter_hour",
     "int_usage__meter_day",
-    "agg_usage_daily",
+    *WINDOWS,
 )
-"""The day-partitioned usage models and the daily mart: everything usage that needs no Stripe data."""
+"""The day-partitioned usage models and the window marts: everything usage that needs no Stripe data."""
+
+# A smaller world of its own for the late-events test, which moves its clock.
+LATE_SEED = 11
+LATE_AS_OF = date(2026, 11, 1)
+LATE_SCALE = 0.1
 
 
 def _period_usage() -> dict[tuple[str, str, str, int, int], Decimal]:
@@ -48,19 +58,30 @@ def _period_usage() -> dict[tuple[str, str, str, int, int], Decimal]:
     }
 
 
-def _daily_usage() -> dict[tuple[str, str, str, str], Decimal]:
+def _window_usage(table: str) -> dict[tuple[str, str, str, datetime], Decimal]:
     rows = query(
-        "SELECT workspace_id, meter_slug, customer_id, toString(usage_date) AS day, usage_quantity "
-        "FROM marts.agg_usage_daily"
+        "SELECT workspace_id, meter_slug, customer_id, window_start, window_end, usage_quantity "
+        f"FROM marts.{table}"
     )
-    return {
-        (r["workspace_id"], r["meter_slug"], r["customer_id"], r["day"]): r["usage_quantity"] for r in rows
-    }
+    usage = {}
+    for r in rows:
+        start = r["window_start"].replace(tzinfo=UTC)
+        assert r["window_end"].replace(tzinfo=UTC) == _next_window(start, WINDOWS[table])
+        usage[r["workspace_id"], r["meter_slug"], r["customer_id"], start] = r["usage_quantity"]
+    return usage
 
 
-def _truth_by_day(world: World) -> dict[tuple[str, str, str, str], Decimal]:
+def _next_window(start: datetime, every: str) -> datetime:
+    if every == "1mo":
+        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return start + (timedelta(hours=1) if every == "1h" else timedelta(days=1))
+
+
+def _truth_by_window(world: World, every: str) -> dict[tuple[str, str, str, datetime], Decimal]:
     return {
-        (ws, *key): value for ws in WORKSPACES for key, value in world.usage_log(ws).truth_by_day().items()
+        (ws, *key): value
+        for ws in WORKSPACES
+        for key, value in world.usage_log(ws).truth_by_window(every).items()
     }
 
 
@@ -71,45 +92,57 @@ def test_the_shipped_meters_are_the_ones_the_simulator_knows() -> None:
 
 
 def test_every_meter_per_customer_and_billing_period_equals_the_truth(
-    usage_warehouse: UsageWarehouse,
+    simulated_warehouse: SimulatedWarehouse,
 ) -> None:
-    with (
-        usage_warehouse.open()
-        if hasattr(usage_warehouse, "open")
-        else isolated_warehouse(usage_warehouse.home)
-    ):
+    with simulated_warehouse.open():
         got = _period_usage()
     truth = {
         (ws, *key): value
         for ws in WORKSPACES
-        for key, value in usage_warehouse.world.usage_log(ws).truth_by_billing_period().items()
+        for key, value in simulated_warehouse.world.usage_log(ws).truth_by_billing_period().items()
     }
     assert {key[1] for key in truth} == set(TRUTH_METERS)
     assert got == truth
 
 
-def test_daily_aggregates_equal_the_truth_with_duplicates_and_late_events(
-    usage_warehouse: UsageWarehouse,
+@pytest.mark.parametrize("table", WINDOWS)
+def test_every_window_equals_the_truth_with_duplicates_and_late_events(
+    simulated_warehouse: SimulatedWarehouse, table: str
 ) -> None:
-    world = usage_warehouse.world
+    world = simulated_warehouse.world
     for ws in WORKSPACES:
         log = world.usage_log(ws)
         deliveries = log.deliveries
         # The feed really is imperfect: duplicate deliveries, and events days late.
         assert deliveries.height > log.delivered_events().height
         assert (deliveries["arrival_ms"] - deliveries["time_ms"]).max() > 24 * 3600 * 1000
-    with isolated_warehouse(usage_warehouse.home):
-        got = _daily_usage()
+    with simulated_warehouse.open():
+        got = _window_usage(table)
         raw = query("SELECT count() AS n FROM raw.usage_events")[0]["n"]
-    assert got == _truth_by_day(world)
+    truth = _truth_by_window(world, WINDOWS[table])
+    assert {key[0] for key in truth} == set(WORKSPACES) and {key[1] for key in truth} == set(TRUTH_METERS)
+    assert got == truth
     assert raw >= sum(world.usage_log(ws).delivered_events().height for ws in WORKSPACES)
 
 
+def test_the_month_truth_tells_states_from_roll_ups_of_days(simulated_warehouse: SimulatedWarehouse) -> None:
+    """Why months equal to the truth prove they are merged from states: the month's distinct users
+    and latest storage are not its days' values added up (a roll-up of finalized days would be)."""
+    world = simulated_warehouse.world
+    months = _truth_by_window(world, "1mo")
+    days_added_up: defaultdict[tuple[str, str, str, datetime], Decimal] = defaultdict(Decimal)
+    for (ws, meter, customer, day), value in _truth_by_window(world, "1d").items():
+        days_added_up[ws, meter, customer, day.replace(day=1)] += value
+    for meter in ("active_users", "storage_gb"):
+        keys = [key for key in months if key[1] == meter]
+        assert keys and any(months[key] < days_added_up[key] for key in keys), meter
+
+
 def test_charges_rate_the_truth_and_the_diff_explains_what_stripe_billed(
-    usage_warehouse: UsageWarehouse,
+    simulated_warehouse: SimulatedWarehouse,
 ) -> None:
-    world = usage_warehouse.world
-    with isolated_warehouse(usage_warehouse.home):
+    world = simulated_warehouse.world
+    with simulated_warehouse.open():
         charges = query(
             "SELECT workspace_id, subscription_id, toUnixTimestamp(period_start_at) AS s, "
             "toUnixTimestamp(period_end_at) AS e, lower(currency) AS currency, quantity, amount "
@@ -163,34 +196,42 @@ def _reprocess(home: Path, first: date, last: date) -> None:
 
 def test_late_events_reprocess_only_their_days_and_never_double_count(tmp_path: Path) -> None:
     """Usage alone (no Stripe): load, aggregate, move the clock, load the late deliveries and a
-    re-delivered file, then recompute exactly the stale days, twice."""
-    world = World(seed=USAGE_SEED, as_of=USAGE_AS_OF, scale=USAGE_SCALE)
+    re-delivered file, then recompute exactly the stale days, twice. Hours, days and months follow:
+    a late event for a day rewrites its month too."""
+    world = World(seed=LATE_SEED, as_of=LATE_AS_OF, scale=LATE_SCALE)
     before_ms = (day_start(world.as_of) + 86_400) * 1000
     with isolated_warehouse(tmp_path) as home:
         with SimulatorServer(world) as server:
-            load_usage_for(world, server)
+            load_simulated(world, server, ["usage"])
         ensure_raw_tables()
         run_dbt(home, "build", "--select", *DAILY_MODELS).assert_ok()
         assert stale_days() == []
+        months_before = _window_usage("agg_usage_monthly")
         world.advance_to(world.as_of + timedelta(days=2))
         with SimulatorServer(world) as server:
-            load_usage_for(world, server)
+            load_simulated(world, server, ["usage"])
             # A re-delivered drop file (the same deliveries under another name), and the feed again.
             drops = home / "usage-drops" / "globex"
             newest = max(drops.glob("*.parquet"))
             shutil.copy(newest, drops / ("redelivered-" + newest.name))
-            load_usage_for(world, server)
+            load_simulated(world, server, ["usage"])
         touched = set()
         for ws in WORKSPACES:
             arrived = world.usage_log(ws).deliveries.filter(pl.col("arrival_ms") >= before_ms)
             touched |= set(arrived.select(pl.from_epoch("time_ms", time_unit="ms").dt.date()).to_series())
         stale = stale_days()
         assert set(stale) == touched
-        assert min(stale) < USAGE_AS_OF, "late deliveries reach back into days already aggregated"
+        assert min(stale) < LATE_AS_OF, "late deliveries reach back into days already aggregated"
         for first, last in day_ranges(stale):
             _reprocess(home, first, last)
         assert stale_days() == []
-        assert _daily_usage() == _truth_by_day(world)
+        for table, every in WINDOWS.items():
+            assert _window_usage(table) == _truth_by_window(world, every), table
+        october = datetime(2026, 10, 1, tzinfo=UTC)
+        assert {k: v for k, v in _window_usage("agg_usage_monthly").items() if k[3] == october} != {
+            k: v for k, v in months_before.items() if k[3] == october
+        }, "late events of October's last days changed October"
         # Recomputing days that are already current changes nothing.
         _reprocess(home, *day_ranges(stale)[-1])
-        assert _daily_usage() == _truth_by_day(world)
+        for table, every in WINDOWS.items():
+            assert _window_usage(table) == _truth_by_window(world, every), table

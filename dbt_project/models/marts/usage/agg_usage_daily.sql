@@ -1,13 +1,25 @@
-{{ config(materialized='view', tags=['usage_daily']) }}
+{# Finalized values, one partition per month like the day states they come from (a run recomputes
+   the whole months of its days), ordered as the API pages them: a page is a range read. #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='insert_overwrite',
+        partition_by='toYYYYMM(window_start)',
+        order_by=['workspace_id', 'window_start', 'customer_id', 'meter_slug', 'aggregation'],
+        tags=['usage_daily'],
+        query_settings={'max_partitions_per_insert_block': 0},
+    )
+}}
 
--- A view over the day states: always as current as the last processed day partition, with no
--- rebuild of its own (the states are small; merging them is the query).
+-- Per workspace, customer, meter and UTC day: the day states of every group merged (exact for
+-- every aggregation).
 
 with
 
 day_states as (
 
     select * from {{ ref('int_usage__meter_day') }}
+    where {{ usage_days_filter('window_date', whole_months=true) }}
 
 ),
 
@@ -17,13 +29,15 @@ final as (
         workspace_id,
         customer_id,
         meter_slug,
+        window_start,
+        window_start + interval 1 day as window_end,
         window_date as usage_date,
         aggregation,
         {{ usage_meter_value() }} as usage_quantity,
         countMerge(event_count_state) as event_count,
         max(last_event_at) as last_event_at
     from day_states
-    group by workspace_id, customer_id, meter_slug, usage_date, aggregation
+    group by workspace_id, customer_id, meter_slug, window_start, usage_date, aggregation
 
 )
 
