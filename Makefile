@@ -20,9 +20,12 @@ $(INSTALLED): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/revops run
 
-# Two workers: the suite is mostly CPU-bound single-process work (dbt, simulated providers, chDB).
+# Two workers, each test module on one (so its module fixtures are built once): the suite is mostly
+# CPU-bound single-process work (dbt, simulated providers, chDB). `--dist loadgroup` would keep the
+# shared simulated warehouse on one worker too, but pytest-xdist 3.8 cannot set its groups under
+# pytest 9 (it writes Item._nodeid, which pytest 9 no longer reads).
 test: setup lint
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 lint: setup
 	$(BIN)/ruff check .

@@ -22,16 +22,6 @@ SIMULATED_AS_OF = date(2026, 11, 1)
 SIMULATED_SCALE = 0.25
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `pytest -n N --dist loadgroup` (`make test`): a test module runs on one worker, so its
-    module fixtures are built once, and every test of the shared `simulated_warehouse` runs on the same
-    worker, so the session builds that warehouse once."""
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        group = "simulated_warehouse" if "simulated_warehouse" in fixtures else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture
 def revops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("REVOPS_HOME", str(tmp_path / "revops"))
