@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from actions.policy import Policy, QueueItem, policy_rows
+from core.ddl import warehouse_dialect
 from core.warehouse import connect
 from pipelines.dunning import ACTIONS_TABLE, POLICIES_TABLE
 from pipelines.loading import RAW_DATABASE
@@ -79,7 +80,12 @@ def append(
         "recorded_at": datetime.now(UTC),
     }
     with connect() as client:
-        client.insert(f"{RAW_DATABASE}.{ACTIONS_TABLE}", [list(row.values())], column_names=list(row))
+        client.insert(
+            f"{RAW_DATABASE}.{ACTIONS_TABLE}",
+            [list(row.values())],
+            column_names=list(row),
+            settings=warehouse_dialect().insert_settings,
+        )
 
 
 def latest_attempts(workspace_ids: Sequence[str] | None = None) -> dict[str, Attempt]:
@@ -124,6 +130,7 @@ def sync_policies(policies: Iterable[Policy]) -> int:
                 f"{RAW_DATABASE}.{POLICIES_TABLE}",
                 [list(row.values()) for row in rows],
                 column_names=list(rows[0]),
+                settings=warehouse_dialect().insert_settings,
             )
     return len(rows)
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from clickhouse_connect.driver.client import Client
 
-from core.ddl import create_table_if_missing
+from core.ddl import create_table_if_missing, warehouse_dialect
 from core.workspaces import WORKSPACE_ID_PATTERN
 
 KEYS_TABLE = "api.api_keys"
@@ -220,4 +220,5 @@ def _write(client: Client, key: ApiKey, key_hash: str) -> None:
             "revoked_at",
             "version",
         ],
+        settings=warehouse_dialect().insert_settings,
     )

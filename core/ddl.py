@@ -10,7 +10,10 @@ fetched (docs/deploy.md, "The raw layer on a cluster"):
   node for an ON CLUSTER create) without `{shard}`, and the node's `{replica}` macro as its name;
 - what a replicated table replicates by itself (ALTER, OPTIMIZE, TRUNCATE, mutations) runs on the
   connected node only. ON CLUSTER would run it once per shard of the cluster — twice, concurrently, in
-  this one replication group.
+  this one replication group;
+- inserts into these tables (`insert_settings`) return only once a majority of the replicas have the
+  rows (`insert_quorum='auto'`): a node lost right after acknowledging a load, a dunning action's
+  record or a new API key loses nothing, and the dunning log's exactly-once record survives it.
 """
 
 from __future__ import annotations
@@ -74,6 +77,11 @@ class Dialect:
             f"\nENGINE = {self.engine(engine, *engine_args)}"
             f"\nORDER BY ({', '.join(quote_identifier(name) for name in order_by)})"
         )
+
+    @property
+    def insert_settings(self) -> dict[str, str]:
+        """Settings for every insert into these tables (see the module docstring)."""
+        return {"insert_quorum": "auto"} if self.cluster else {}
 
     def add_column(self, database: str, table: str, column: str, type_: str) -> str:
         # The same on a cluster: a replicated table replicates its own ALTERs (see the module docstring).

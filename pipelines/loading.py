@@ -162,7 +162,11 @@ def _load_file(file_path: str, table: TTableSchema, database: str) -> None:
     with _load_guard, connect() as client:
         ensure_table(client, database, table["name"], table["columns"])
         if data.num_rows:
-            client.insert_arrow(f"{quote_identifier(database)}.{quote_identifier(table['name'])}", data)
+            client.insert_arrow(
+                f"{quote_identifier(database)}.{quote_identifier(table['name'])}",
+                data,
+                settings=warehouse_dialect().insert_settings,
+            )
 
 
 def clickhouse_destination(database: str = RAW_DATABASE) -> Any:

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from clickhouse_connect.driver.client import Client
 
+from core.ddl import warehouse_dialect
 from pipelines.loading import RAW_DATABASE, contract_columns, ensure_table
 
 QUARANTINE_TABLE = "quarantined_records"
@@ -62,5 +63,6 @@ def quarantine(client: Client, table: str, records: Iterable[QuarantinedRecord])
             f"{RAW_DATABASE}.{QUARANTINE_TABLE}",
             [[*record, now] for record in new.values()],
             column_names=list(QUARANTINE_COLUMNS),
+            settings=warehouse_dialect().insert_settings,
         )
     return len(new)

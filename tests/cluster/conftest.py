@@ -30,6 +30,7 @@ class RecordingClient:
     tables: dict[tuple[str, str], tuple[str, Sequence[str]]] = field(default_factory=dict)
     statements: list[str] = field(default_factory=list)
     inserted: list[str] = field(default_factory=list)
+    insert_settings: list[Mapping[str, Any]] = field(default_factory=list)
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> SimpleNamespace:
         parameters = parameters or {}
@@ -46,8 +47,9 @@ class RecordingClient:
             database, table, engine = created.groups()
             self.tables.setdefault((database, table), (engine, COLUMN.findall(sql)))
 
-    def insert_arrow(self, table: str, data: Any) -> None:
+    def insert_arrow(self, table: str, data: Any, settings: Mapping[str, Any] | None = None) -> None:
         self.inserted.append(table)
+        self.insert_settings.append(settings or {})
 
 
 @contextmanager

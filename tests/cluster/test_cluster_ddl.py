@@ -186,6 +186,8 @@ def test_dlt_loads_create_their_tables_on_cluster(cluster_node: str, tmp_path: P
     assert names == {"`raw`.`invoices`", "`raw`.`_dlt_pipeline_state`"}
     assert all(f"({REPLICATED_ARGS}" in s and f"ON CLUSTER `{CLUSTER}`" in s for s in tables)
     assert "`raw`.`invoices`" in client.inserted
+    # Acknowledged only once a majority of the replicas have the rows.
+    assert client.insert_settings and all(s == {"insert_quorum": "auto"} for s in client.insert_settings)
 
 
 def test_cluster_statements_parse_as_clickhouse_sql(cluster_node: str, tmp_path: Path) -> None:
@@ -208,6 +210,7 @@ def test_one_clickhouse_gets_plain_statements(tmp_path: Path) -> None:
     ]:
         with warehouse_settings(tmp_path, url, cluster):
             assert warehouse_dialect() == Dialect(None)
+            assert warehouse_dialect().insert_settings == {}
             client = RecordingClient()
             ensure_table(client, "raw", "charges", CHARGES)
             ensure_table(client, "raw", "audit", contract_columns({"event": "text"}))
