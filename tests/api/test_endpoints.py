@@ -24,7 +24,7 @@ from tests.support import query
 WORKSPACES = ("acme", "globex")
 EMPTY_IN_THE_SHARED_WORLD = {"marts.agg_recovery_uplift", "marts.dunning_queue"}
 """Marts with no rows in the session's simulated world; every other endpoint must return rows, so the
-tenancy tests below are never vacuous."""
+tenancy tests below are never vacuous (test_tenancy_synthetic.py covers these two with synthetic rows)."""
 
 
 @dataclass(frozen=True)
