@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationEr
 
 from api.errors import invalid_parameter
 from api.keys import Scope
+from api.schemas import as_utc
 from api.warehouse import WarehousePool
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -59,7 +60,7 @@ def _within_clickhouse_range(value: date) -> date:
     instant = (
         value if isinstance(value, datetime) else datetime(value.year, value.month, value.day, tzinfo=UTC)
     )
-    if not EARLIEST <= (instant if instant.tzinfo else instant.replace(tzinfo=UTC)) <= LATEST:
+    if not EARLIEST <= as_utc(instant) <= LATEST:
         raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
     return value
 
@@ -73,11 +74,6 @@ def request_type(python_type: Any) -> Any:
     if python_type is str:
         return Annotated[str, Field(max_length=1024)]
     return python_type
-
-
-def as_utc(value: datetime) -> datetime:
-    """A request's instant in UTC (a naive one is read as UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def truncate_to(instant: datetime, unit: WindowUnit) -> datetime:

@@ -186,7 +186,10 @@ _locks_guard = threading.Lock()
 
 def _lock_for(path: Path) -> _EmbeddedLock:
     with _locks_guard:
-        return _locks.setdefault(path, _EmbeddedLock(path))
+        # Not setdefault: that would build a lock object on every call, and the API asks per request.
+        if path not in _locks:
+            _locks[path] = _EmbeddedLock(path)
+        return _locks[path]
 
 
 def _build_client(target: WarehouseTarget, settings: dict | None) -> Client:
