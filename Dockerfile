@@ -27,4 +27,4 @@ USER revops
 EXPOSE 4000 3000 8000
 
 # The API by default; the Dagster services override the command (docker-compose.yml).
-CMD ["uvicorn", "--factory", "api.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-access-log"]
+CMD ["uvicorn", "--factory", "revops.api.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-access-log"]

@@ -9,11 +9,11 @@ INSTALLED := $(VENV)/.installed
 setup: $(INSTALLED)
 
 # Re-installs only when the pinned requirements or the project metadata change.
-$(INSTALLED): requirements.lock pyproject.toml
+$(INSTALLED): requirements.lock pyproject.toml simulator/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . -e ./simulator
 	$(BIN)/revops-dbt parse --quiet
 	touch $(INSTALLED)
 

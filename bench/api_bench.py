@@ -34,10 +34,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.keys import Scope, create_key
-from core.paths import DBT_PROJECT_DIR
-from core.settings import get_settings
-from core.warehouse import connect, ensure_databases
+from revops.api.keys import Scope, create_key
+from revops.core.paths import DBT_PROJECT_DIR
+from revops.core.settings import get_settings
+from revops.core.warehouse import connect, ensure_databases
 
 # The mart's DDL as dbt-clickhouse builds it (dbt_project/models/marts/ledger/fct_ledger_entries.sql).
 LEDGER_DDL = """
@@ -293,7 +293,8 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "REVOPS_API_RATE_LIMIT_PER_MINUTE": "100000000"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "--factory", "revops.api.main:create_app",
+             "--host", "127.0.0.1",
              "--port", str(port), "--no-access-log", "--log-level", "warning"],
             env=env,
             stderr=subprocess.DEVNULL,

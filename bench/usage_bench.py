@@ -27,18 +27,19 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.warehouse import connect
-from core.workspaces import UsageAccount, Workspace
-from pipelines.runner import ensure_raw_tables, load_usage
-from simulator.business.clock import DAY
-from simulator.business.usage import (
+from revops_simulator.business.clock import DAY
+from revops_simulator.business.usage import (
     ARRAY_COLUMNS,
     BLOCK_DAYS,
     UsageProfile,
     UsageVolume,
     render_events,
 )
-from simulator.usage.drops import write_drop_file
+from revops_simulator.usage.drops import write_drop_file
+
+from revops.core.warehouse import connect
+from revops.core.workspaces import UsageAccount, Workspace
+from revops.pipelines.runner import ensure_raw_tables, load_usage
 from tests.support import isolated_warehouse, run_dbt
 
 WORKSPACE = "bench"

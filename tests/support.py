@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from revops_simulator import SimulatorServer, World
+from revops_simulator.registry import simulator_registry
 
-from core.settings import get_settings
-from core.warehouse import connect
-from pipelines.runner import load_plaid, load_quickbooks, load_stripe, load_usage, load_xero
-from simulator import SimulatorServer, World
-from simulator.registry import simulator_registry
+from revops.core.settings import get_settings
+from revops.core.warehouse import connect
+from revops.pipelines.runner import load_plaid, load_quickbooks, load_stripe, load_usage, load_xero
 
 LOADERS = {
     "stripe": load_stripe,

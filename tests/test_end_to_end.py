@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from revops_simulator import SimulatorServer, World
 
-from core.warehouse import connect
-from pipelines.runner import ensure_raw_tables, load_stripe
-from simulator import SimulatorServer, World
+from revops.core.warehouse import connect
+from revops.pipelines.runner import ensure_raw_tables, load_stripe
 from tests.pipelines.conftest import AS_OF, SCALE, stripe_workspaces
 from tests.support import isolated_warehouse, run_dbt
 
@@ -133,9 +133,9 @@ KILLED_RUN_SEED = 11
 KILLED_LOADER = textwrap.dedent(
     """
     import json, os, signal, sys
-    import pipelines.loading as loading
-    from core.workspaces import Workspace
-    from pipelines.runner import load_stripe
+    import revops.pipelines.loading as loading
+    from revops.core.workspaces import Workspace
+    from revops.pipelines.runner import load_stripe
 
     files_loaded = 0
     original = loading._load_file

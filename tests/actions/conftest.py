@@ -11,15 +11,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from revops_simulator import SimulatorServer, World
+from revops_simulator.actions import ActionLog
+from revops_simulator.mailbox import Mailbox
+from revops_simulator.registry import simulator_registry
 
-from actions.adapters import Adapters, LinkSigner, SmtpAdapter, SmtpConfig, StripeAdapter, WebhookAdapter
-from actions.executor import stripe_clients
-from actions.policy import Policy, QueueItem, Step
-from pipelines.runner import ensure_raw_tables
-from simulator import SimulatorServer, World
-from simulator.actions import ActionLog
-from simulator.mailbox import Mailbox
-from simulator.registry import simulator_registry
+from revops.actions.adapters import (
+    Adapters,
+    LinkSigner,
+    SmtpAdapter,
+    SmtpConfig,
+    StripeAdapter,
+    WebhookAdapter,
+)
+from revops.actions.executor import stripe_clients
+from revops.actions.policy import Policy, QueueItem, Step
+from revops.pipelines.runner import ensure_raw_tables
 from tests.support import isolated_warehouse
 
 SEED, SCALE = 7, 0.25

@@ -18,10 +18,17 @@ from typing import Any
 
 import stripe
 
-from actions import executor, log
-from actions.adapters import Adapters, LinkSigner, SmtpAdapter, SmtpConfig, StripeAdapter, WebhookAdapter
-from actions.log import Attempt
-from actions.policy import QueueItem
+from revops.actions import executor, log
+from revops.actions.adapters import (
+    Adapters,
+    LinkSigner,
+    SmtpAdapter,
+    SmtpConfig,
+    StripeAdapter,
+    WebhookAdapter,
+)
+from revops.actions.log import Attempt
+from revops.actions.policy import QueueItem
 from tests.actions.conftest import LINK_SECRET, policy_for
 
 

@@ -10,9 +10,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from actions import log
-from actions.executor import execute_queue
-from core.paths import REPO_ROOT
+from revops.actions import log
+from revops.actions.executor import execute_queue
+from revops.core.paths import REPO_ROOT
 from tests.actions.conftest import CLOCK, Dunning, open_items, policy_for
 
 

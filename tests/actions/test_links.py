@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from actions.adapters import verify_webhook, webhook_signature
-from actions.links import InvalidLink, sign_card_update_link, verify_card_update_link
+from revops.actions.adapters import verify_webhook, webhook_signature
+from revops.actions.links import InvalidLink, sign_card_update_link, verify_card_update_link
 
 SECRET = b"a-long-random-secret"
 NOW = datetime(2026, 11, 1, 14, tzinfo=UTC)

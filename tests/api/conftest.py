@@ -18,11 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from api.keys import ApiKey, Scope, create_key, hash_secret
-from api.main import create_app
-from api.queries import Filter, MartEndpoint
-from core.settings import Settings
-from core.warehouse import connect, ensure_databases
+from revops.api.keys import ApiKey, Scope, create_key, hash_secret
+from revops.api.main import create_app
+from revops.api.queries import Filter, MartEndpoint
+from revops.core.settings import Settings
+from revops.core.warehouse import connect, ensure_databases
 from tests.support import isolated_warehouse
 
 PROBE_TABLE = "marts.api_probe_rows"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from api.keys import KEY_PATTERN, hash_secret
-from cli.main import app
+from revops.api.keys import KEY_PATTERN, hash_secret
+from revops.cli.main import app
 from tests.support import query
 
 runner = CliRunner()

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from core.dbt import profile_env
-from core.paths import DBT_PROJECT_DIR, REPO_ROOT
-from core.warehouse import parse_warehouse_url
+from revops.core.dbt import profile_env
+from revops.core.paths import DBT_PROJECT_DIR, REPO_ROOT
+from revops.core.warehouse import parse_warehouse_url
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 CLUSTER = REPO_ROOT / "docker-compose.cluster.yml"
@@ -109,7 +109,7 @@ def test_mounted_files_exist_and_configs_are_well_formed() -> None:
     for config in ("deploy/dagster/dagster.yaml", "deploy/dagster/workspace.yaml"):
         assert isinstance(load(REPO_ROOT / config), dict)
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-    assert "requirements.lock" in dockerfile and "api.main:create_app" in dockerfile
+    assert "requirements.lock" in dockerfile and "revops.api.main:create_app" in dockerfile
     assert "deploy/dagster/dagster.yaml" in dockerfile
 
 

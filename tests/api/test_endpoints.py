@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.keys import Scope
-from api.main import create_app
-from core.settings import Settings
+from revops.api.keys import Scope
+from revops.api.main import create_app
+from revops.core.settings import Settings
 from tests.api.conftest import memory_keys
 from tests.conftest import SimulatedWarehouse
 from tests.support import query
@@ -150,7 +150,7 @@ def filter_params(endpoint: Endpoint, row: dict[str, Any], names: tuple[str, ...
 
 
 def test_the_spec_lists_every_declared_endpoint(api: Api) -> None:
-    from api.routes import MART_ENDPOINTS
+    from revops.api.routes import MART_ENDPOINTS
 
     assert sorted((e.path, e.table) for e in api.endpoints) == sorted(
         (f"/v1{e.path}", table) for e in MART_ENDPOINTS for table in e.tables

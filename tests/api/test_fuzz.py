@@ -10,8 +10,8 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from api.main import create_app
-from core.settings import Settings
+from revops.api.main import create_app
+from revops.core.settings import Settings
 from tests.api.conftest import memory_keys
 from tests.conftest import SimulatedWarehouse
 

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import KeyResolver
-from api.errors import ApiError
-from api.keys import ApiKey, Scope, create_key, list_keys, revoke_key
-from api.main import create_app
-from api.queries import PageRequest, cursor_scope, encode_cursor, page_query
-from api.routes import MART_ENDPOINTS
-from core.settings import Settings
-from core.warehouse import connect
+from revops.api.auth import KeyResolver
+from revops.api.errors import ApiError
+from revops.api.keys import ApiKey, Scope, create_key, list_keys, revoke_key
+from revops.api.main import create_app
+from revops.api.queries import PageRequest, cursor_scope, encode_cursor, page_query
+from revops.api.routes import MART_ENDPOINTS
+from revops.core.settings import Settings
+from revops.core.warehouse import connect
 from tests.api.conftest import PROBE, PROBE_ROWS, PROBE_TABLE, ProbeApi, memory_keys
 from tests.support import isolated_warehouse, query
 

@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from api.cache import PageCache, RenderedPage
-from api.keys import Scope, create_key
-from api.main import create_app
-from api.queries import MartEndpoint
-from api.routes import marts
-from core.settings import Settings
-from core.warehouse import connect, ensure_databases
+from revops.api.cache import PageCache, RenderedPage
+from revops.api.keys import Scope, create_key
+from revops.api.main import create_app
+from revops.api.queries import MartEndpoint
+from revops.api.routes import marts
+from revops.core.settings import Settings
+from revops.core.warehouse import connect, ensure_databases
 from tests.support import isolated_warehouse
 
 TABLE = "marts.api_cache_rows"
@@ -39,7 +39,7 @@ ENDPOINT = MartEndpoint(
 # Another process writing while the API has let go of the warehouse, as a pipeline run would.
 WRITER = textwrap.dedent(
     f"""
-    from core.warehouse import connect
+    from revops.core.warehouse import connect
     with connect(timeout_s=30) as client:
         client.command("INSERT INTO {TABLE} VALUES ('acme', 'row_from_a_run', 7)")
     """

@@ -14,11 +14,11 @@ from typing import Annotated, Any
 
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.queries import MartEndpoint
-from api.routes import MART_ENDPOINTS
-from core.settings import Settings
-from core.warehouse import connect, ensure_databases
+from revops.api.main import create_app
+from revops.api.queries import MartEndpoint
+from revops.api.routes import MART_ENDPOINTS
+from revops.core.settings import Settings
+from revops.core.warehouse import connect, ensure_databases
 from tests.api.conftest import memory_keys
 from tests.support import isolated_warehouse
 

@@ -14,16 +14,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.warehouse import WarehousePool
-from core.settings import Settings, get_settings
-from core.warehouse import WarehouseBusyError, WarehouseError, current_target, parse_warehouse_url
+from revops.api.main import create_app
+from revops.api.warehouse import WarehousePool
+from revops.core.settings import Settings, get_settings
+from revops.core.warehouse import WarehouseBusyError, WarehouseError, current_target, parse_warehouse_url
 
 # A pipeline run stand-in: takes the warehouse in another process (waiting for it as runs do).
 PIPELINE = textwrap.dedent(
     """
     import sys, time
-    from core.warehouse import connect
+    from revops.core.warehouse import connect
     with connect(timeout_s=30) as client:
         client.command("CREATE DATABASE IF NOT EXISTS raw")
         print("holding", flush=True)

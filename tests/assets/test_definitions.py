@@ -9,10 +9,10 @@ from pathlib import Path
 
 from dagster import AssetKey
 
-from assets.definitions import defs
-from assets.ingestion import STRIPE, raw_asset_key
-from assets.jobs import MAIN_JOB_NAME
-from core.paths import REPO_ROOT
+from revops.assets.definitions import defs
+from revops.assets.ingestion import STRIPE, raw_asset_key
+from revops.assets.jobs import MAIN_JOB_NAME
+from revops.core.paths import REPO_ROOT
 
 
 def test_definitions_load_with_the_main_job_and_schedule() -> None:

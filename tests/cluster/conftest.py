@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.settings import get_settings
+from revops.core.settings import get_settings
 
 CLUSTER = "revops"
 SERVER_URL = "http://etl:secret@127.0.0.1:8123/default"

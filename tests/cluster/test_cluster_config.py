@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from core.ddl import EVERY_NODE_REPLICA_PATH, REPLICA_NAME
-from core.paths import REPO_ROOT
+from revops.core.ddl import EVERY_NODE_REPLICA_PATH, REPLICA_NAME
+from revops.core.paths import REPO_ROOT
 
 CLUSTER_FILE = REPO_ROOT / "docker-compose.cluster.yml"
 REMOTE_SERVERS = "./deploy/clickhouse/cluster/remote-servers.xml"

@@ -17,13 +17,13 @@ from typing import Any
 import dlt
 import pytest
 
-from api.keys import ensure_keys_table
-from core.ddl import EVERY_NODE_REPLICA_PATH, Dialect, warehouse_dialect
-from core.warehouse import WarehouseError, connect, ensure_databases
-from pipelines import loading
-from pipelines.loading import LINEAGE_COLUMNS, VERSION_COLUMN, contract_columns, ensure_table
-from pipelines.runner import OWN_TABLE_DECLARATIONS, TABLE_DECLARATIONS
-from quality.quarantine import ensure_quarantine_table
+from revops.api.keys import ensure_keys_table
+from revops.core.ddl import EVERY_NODE_REPLICA_PATH, Dialect, warehouse_dialect
+from revops.core.warehouse import WarehouseError, connect, ensure_databases
+from revops.pipelines import loading
+from revops.pipelines.loading import LINEAGE_COLUMNS, VERSION_COLUMN, contract_columns, ensure_table
+from revops.pipelines.runner import OWN_TABLE_DECLARATIONS, TABLE_DECLARATIONS
+from revops.quality.quarantine import ensure_quarantine_table
 from tests.cluster.conftest import CLUSTER, SERVER_URL, RecordingClient, warehouse_settings
 
 REPLICATED_ARGS = f"'{EVERY_NODE_REPLICA_PATH}', '{{replica}}'"

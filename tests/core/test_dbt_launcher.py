@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from core.dbt import OFFLINE_COMMANDS, dbt_command, install_embedded_client, profile_env
-from core.warehouse import parse_warehouse_url
+from revops.core.dbt import OFFLINE_COMMANDS, dbt_command, install_embedded_client, profile_env
+from revops.core.warehouse import parse_warehouse_url
 
 
 def test_server_target_gets_connection_from_the_url() -> None:

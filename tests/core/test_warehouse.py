@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core import warehouse
-from core.settings import get_settings
+from revops.core import warehouse
+from revops.core.settings import get_settings
 
 
 def test_parse_chdb_url() -> None:
@@ -53,7 +53,7 @@ def test_connect_is_reentrant_within_a_process(revops_home: Path) -> None:
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from core.warehouse import connect
+    from revops.core.warehouse import connect
     with connect() as client:
         client.command("CREATE DATABASE IF NOT EXISTS raw")
         print("holding", flush=True)

@@ -16,8 +16,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from pipelines.loading import LINEAGE_COLUMNS, RAW_DATABASE, contract_columns, ensure_table
-from pipelines.stripe.settings import (
+from revops.pipelines.loading import LINEAGE_COLUMNS, RAW_DATABASE, contract_columns, ensure_table
+from revops.pipelines.stripe.settings import (
     ENDPOINTS,
     INVOICE_LINE_ITEM_COLUMNS,
     INVOICE_LINE_ITEMS_TABLE,

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from core.warehouse import connect
-from pipelines.runner import ensure_raw_tables
+from revops.core.warehouse import connect
+from revops.pipelines.runner import ensure_raw_tables
 from tests.dbt.stripe_raw_fixture import (
     CREATED,
     CREATED_AT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dagster import AssetKey
 
-from assets.definitions import defs
+from revops.assets.definitions import defs
 
 EXPECTED_CHECKS = {
     ("fct_ledger_entries", "ledger_transactions_balance"),

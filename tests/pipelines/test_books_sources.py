@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 from dlt.extract.source import DltSource
 from dlt.sources.helpers.rest_client import RESTClient
+from revops_simulator import Faults, SimulatorServer, World
+from revops_simulator.registry import simulator_registry
 
-from core.settings import get_settings
-from core.warehouse import connect
-from core.workspaces import Workspace
-from pipelines.oauth import OAuth2RefreshTokenAuth
-from pipelines.quickbooks import QUICKBOOKS_TABLES, quickbooks_source_for
-from pipelines.quickbooks.settings import ENTITIES
-from pipelines.runner import WorkspaceLoad, load_workspace
-from pipelines.xero import XERO_TABLES, xero_source_for
-from pipelines.xero.settings import ENDPOINTS
-from simulator import Faults, SimulatorServer, World
-from simulator.registry import simulator_registry
+from revops.core.settings import get_settings
+from revops.core.warehouse import connect
+from revops.core.workspaces import Workspace
+from revops.pipelines.oauth import OAuth2RefreshTokenAuth
+from revops.pipelines.quickbooks import QUICKBOOKS_TABLES, quickbooks_source_for
+from revops.pipelines.quickbooks.settings import ENTITIES
+from revops.pipelines.runner import WorkspaceLoad, load_workspace
+from revops.pipelines.xero import XERO_TABLES, xero_source_for
+from revops.pipelines.xero.settings import ENDPOINTS
 
 SourceFor = Callable[[Workspace], DltSource]
 # (source name, registry field, source factory, {raw table: (truth key, provider id field, id column)})

@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 from dlt.extract.source import DltSource
+from revops_simulator import Faults, SimulatorServer, World
+from revops_simulator.registry import simulator_registry
 
-from core.warehouse import connect
-from core.workspaces import Workspace
-from pipelines.plaid import PLAID_TABLES, plaid_source
-from pipelines.runner import load_plaid, load_workspace
-from simulator import Faults, SimulatorServer, World
-from simulator.registry import simulator_registry
+from revops.core.warehouse import connect
+from revops.core.workspaces import Workspace
+from revops.pipelines.plaid import PLAID_TABLES, plaid_source
+from revops.pipelines.runner import load_plaid, load_workspace
 
 WORKSPACE = "globex"
 

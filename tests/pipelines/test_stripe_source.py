@@ -6,11 +6,11 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from revops_simulator import Faults, SimulatorServer, World
 
-from core.warehouse import connect
-from pipelines.runner import load_stripe
-from pipelines.stripe.settings import ENDPOINTS, INVOICE_LINE_ITEMS_TABLE, SUBSCRIPTION_ITEMS_TABLE
-from simulator import Faults, SimulatorServer, World
+from revops.core.warehouse import connect
+from revops.pipelines.runner import load_stripe
+from revops.pipelines.stripe.settings import ENDPOINTS, INVOICE_LINE_ITEMS_TABLE, SUBSCRIPTION_ITEMS_TABLE
 from tests.pipelines.conftest import raw_ids, stripe_workspaces
 
 TABLE_FOR_TRUTH = {

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assets.ingestion import no_rejected_stripe_records
-from assets.resources import WarehouseResource
-from core.warehouse import connect
-from pipelines.runner import ensure_raw_tables, load_stripe
-from simulator import Faults, SimulatorServer, World
-from simulator.registry import simulator_registry
+from revops_simulator import Faults, SimulatorServer, World
+from revops_simulator.registry import simulator_registry
+
+from revops.assets.ingestion import no_rejected_stripe_records
+from revops.assets.resources import WarehouseResource
+from revops.core.warehouse import connect
+from revops.pipelines.runner import ensure_raw_tables, load_stripe
 from tests.pipelines.conftest import AS_OF, SCALE
 from tests.support import run_dbt
 

@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from revops_simulator import World
+from revops_simulator.actions import ActionLog, action_log_path
 from rich.console import Console
 
-from cli.demo import run_demo
-from core.settings import get_settings
-from simulator import World
-from simulator.actions import ActionLog, action_log_path
+from revops.cli.demo import run_demo
+from revops.core.settings import get_settings
 from tests.support import isolated_warehouse, query
 
 SEED, SCALE = 7, 0.25

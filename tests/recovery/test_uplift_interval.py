@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.warehouse import connect, ensure_databases
+from revops.core.warehouse import connect, ensure_databases
 from tests.support import isolated_warehouse, query, run_dbt
 
 Z = 1.959963984540054  # the 97.5th percentile of the standard normal distribution

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import stripe
-
-from simulator import SimulatorServer, World
-from simulator.actions import Action, ActionLog
-from simulator.business.billing import CustomerJourney
-from simulator.mailbox import INVOICE_HEADER, TEMPLATE_HEADER, Mailbox
-from simulator.recovery import EpisodeTruth
+from revops_simulator import SimulatorServer, World
+from revops_simulator.actions import Action, ActionLog
+from revops_simulator.business.billing import CustomerJourney
+from revops_simulator.mailbox import INVOICE_HEADER, TEMPLATE_HEADER, Mailbox
+from revops_simulator.recovery import EpisodeTruth
 
 SEED, SCALE = 7, 0.25
 CLOCK = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
@@ -141,7 +140,7 @@ def test_marking_uncollectible_loses_the_invoice_and_ends_the_subscription(
 def test_a_hard_decline_retried_on_the_same_card_fails_again(world: World) -> None:
     journey = CustomerJourney.__new__(CustomerJourney)
     journey.seed, journey.tenant, journey.risky = SEED, world._tenants["acme"], False
-    from simulator.business.declines import HARD
+    from revops_simulator.business.declines import HARD
 
     hard = next(iter(HARD))
     invoice = world.find_invoice(_open_episodes(world)[0].invoice_id)

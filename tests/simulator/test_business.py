@@ -6,9 +6,8 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
-
-from simulator import GroundTruth, World
-from simulator.business.declines import HARD, SOFT
+from revops_simulator import GroundTruth, World
+from revops_simulator.business.declines import HARD, SOFT
 
 HARD_REASONS = {decline.outcome_reason for decline in HARD}
 SOFT_REASONS = {decline.outcome_reason for decline in SOFT}

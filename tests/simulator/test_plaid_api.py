@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from simulator import Faults, SimulatorServer, World
+from revops_simulator import Faults, SimulatorServer, World
 
 SPEC = Path("/work/shared/reference/plaid-openapi-2020-09-14.yml")
 AS_OF = date(2026, 10, 15)

@@ -10,11 +10,17 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from revops_simulator import SimulatorServer, World
+from revops_simulator.business.usage import METERED_TIERS, Tier, graduated_amount
+from revops_simulator.usage.drops import write_drops
 
-from pipelines.usage.helpers import UsageSourceError, feed_frame, load_meters, read_drop_file, split_valid
-from simulator import SimulatorServer, World
-from simulator.business.usage import METERED_TIERS, Tier, graduated_amount
-from simulator.usage.drops import write_drops
+from revops.pipelines.usage.helpers import (
+    UsageSourceError,
+    feed_frame,
+    load_meters,
+    read_drop_file,
+    split_valid,
+)
 
 AS_OF = date(2026, 3, 1)
 

@@ -1,0 +1,298 @@
+"""One workspace's Stripe account as the API serves it at the clock: what exists, in list order.
+
+Built once per clock position (the world swaps in a new one when it advances), so every index is
+immutable and requests never lock. Renders are cached per account for the same reason.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from revops_simulator.business.clock import DAY
+from revops_simulator.business.entities import (
+    BalanceTransaction,
+    Change,
+    Charge,
+    Customer,
+    Dispute,
+    Entity,
+    History,
+    Invoice,
+    InvoiceLine,
+    InvoicePayment,
+    PaymentIntent,
+    Payout,
+    Price,
+    Product,
+    Refund,
+    Subscription,
+    SubscriptionItem,
+)
+from revops_simulator.business.seeding import make_id, stable_hash
+from revops_simulator.business.tenants import Tenant
+from revops_simulator.stripe.render import JSON, Renderer, event_types
+
+EVENT_RETENTION = 30 * DAY
+
+RESOURCES = (
+    "customers",
+    "products",
+    "prices",
+    "subscriptions",
+    "subscription_items",
+    "invoices",
+    "invoice_line_items",
+    "invoice_payments",
+    "charges",
+    "payment_intents",
+    "refunds",
+    "disputes",
+    "payouts",
+    "balance_transactions",
+    "events",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class EventRecord:
+    id: str
+    created: int
+    type: str
+    change: Change
+
+
+Item = Entity | InvoiceLine | EventRecord
+Filter = Callable[[Any, int], object]
+
+
+_RESOURCES_BY_TYPE: dict[type, str] = {
+    Customer: "customers",
+    Product: "products",
+    Price: "prices",
+    Subscription: "subscriptions",
+    SubscriptionItem: "subscription_items",
+    Invoice: "invoices",
+    InvoiceLine: "invoice_line_items",
+    InvoicePayment: "invoice_payments",
+    Charge: "charges",
+    PaymentIntent: "payment_intents",
+    Refund: "refunds",
+    Dispute: "disputes",
+    Payout: "payouts",
+    BalanceTransaction: "balance_transactions",
+    EventRecord: "events",
+}
+
+
+def resource_of(item: Item) -> str:
+    return _RESOURCES_BY_TYPE[type(item)]
+
+
+def _id_of(entity: Entity | None) -> str | None:
+    return entity.id if entity is not None else None
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+# Equality filters each list endpoint accepts, as (query parameter → value of an object at the clock).
+FILTERS: Mapping[str, Mapping[str, Filter]] = {
+    "customers": {"email": lambda customer, t: customer.email},
+    "products": {"active": lambda product, t: _flag(product.active.at(t))},
+    "prices": {
+        "active": lambda price, t: _flag(price.active.at(t)),
+        "currency": lambda price, t: price.currency,
+        "product": lambda price, t: price.product.id,
+        "type": lambda price, t: "recurring",
+    },
+    "subscriptions": {
+        "customer": lambda subscription, t: subscription.customer.id,
+        "price": lambda subscription, t: subscription.items[0].price.at(t).id,
+    },
+    "subscription_items": {"subscription": lambda item, t: item.subscription.id},
+    "invoices": {
+        "customer": lambda invoice, t: invoice.customer.id,
+        "subscription": lambda invoice, t: invoice.subscription.id,
+        "status": lambda invoice, t: invoice.status_at(t),
+    },
+    "invoice_payments": {
+        "invoice": lambda payment, t: payment.invoice.id,
+        "status": lambda payment, t: payment.status_at(t),
+    },
+    "charges": {
+        "customer": lambda charge, t: charge.customer.id,
+        "payment_intent": lambda charge, t: charge.payment_intent.id,
+    },
+    "payment_intents": {"customer": lambda intent, t: intent.invoice.customer.id},
+    "refunds": {
+        "charge": lambda refund, t: refund.charge.id,
+        "payment_intent": lambda refund, t: refund.charge.payment_intent.id,
+    },
+    "disputes": {
+        "charge": lambda dispute, t: dispute.charge.id,
+        "payment_intent": lambda dispute, t: dispute.charge.payment_intent.id,
+    },
+    "payouts": {
+        "status": lambda payout, t: payout.status_at(t),
+        "destination": lambda payout, t: payout.destination,
+    },
+    "balance_transactions": {
+        "payout": lambda transaction, t: _id_of(transaction.payout),
+        "type": lambda transaction, t: transaction.type,
+        "source": lambda transaction, t: transaction.source,
+        "currency": lambda transaction, t: transaction.currency,
+    },
+}
+
+
+class ListingError(ValueError):
+    """A list request that names a cursor the list does not know."""
+
+
+class Listing:
+    """One list's objects in the order the API serves them, with cursor pagination."""
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        self.items = list(items)
+        self.rank = {item.id: position for position, item in enumerate(self.items)}
+        self._selections: dict[tuple[object, ...], list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def select(self, key: tuple[object, ...], keep: Callable[[Any], bool] | None) -> Sequence[int]:
+        """Positions of the items `keep` accepts; cached under `key` so paging through is cheap."""
+        if keep is None:
+            return range(len(self.items))
+        positions = self._selections.get(key)
+        if positions is None:
+            positions = [position for position, item in enumerate(self.items) if keep(item)]
+            if len(self._selections) > 256:
+                self._selections.clear()
+            self._selections[key] = positions
+        return positions
+
+    def page(
+        self, positions: Sequence[int], limit: int, starting_after: str | None, ending_before: str | None
+    ) -> tuple[list[Item], bool]:
+        if ending_before is not None:
+            end = bisect_left(positions, self._cursor(ending_before))
+            start = max(0, end - limit)
+            return [self.items[p] for p in positions[start:end]], start > 0
+        start = 0 if starting_after is None else bisect_right(positions, self._cursor(starting_after))
+        end = start + limit
+        return [self.items[p] for p in positions[start:end]], end < len(positions)
+
+    def _cursor(self, object_id: str) -> int:
+        position = self.rank.get(object_id)
+        if position is None:
+            raise ListingError(object_id)
+        return position
+
+
+def newest_first(items: Sequence[Item]) -> list[Item]:
+    return sorted(items, key=lambda item: (item.created, item.id), reverse=True)
+
+
+class StripeAccount:
+    def __init__(self, history: History, tenant: Tenant, seed: int, now: int) -> None:
+        self.tenant = tenant
+        self.seed = seed
+        self.now = now
+        self.renderer = Renderer(tenant, seed, now)
+
+        def existing(entities: Sequence[Entity]) -> list[Item]:
+            return newest_first([entity for entity in entities if entity.created <= now])
+
+        items: list[Item] = [
+            item
+            for subscription in history.subscriptions
+            if subscription.created <= now
+            for item in subscription.items
+            if item.created <= now
+        ]
+        invoices = [invoice for invoice in history.invoices if invoice.created <= now]
+        lines: list[Item] = [line for invoice in newest_first(invoices) for line in invoice.lines]
+        self.listings: dict[str, Listing] = {
+            "customers": Listing(existing(history.customers)),
+            "products": Listing(existing(history.products)),
+            "prices": Listing(existing(history.prices)),
+            "subscriptions": Listing(existing(history.subscriptions)),
+            "subscription_items": Listing(newest_first(items)),
+            "invoices": Listing(newest_first(invoices)),
+            "invoice_line_items": Listing(lines),
+            "invoice_payments": Listing(existing(history.invoice_payments)),
+            "charges": Listing(existing(history.charges)),
+            "payment_intents": Listing(existing(history.payment_intents)),
+            "refunds": Listing(existing(history.refunds)),
+            "disputes": Listing(existing(history.disputes)),
+            "payouts": Listing(existing(history.payouts)),
+            "balance_transactions": Listing(existing(history.balance_transactions)),
+            "events": Listing(newest_first(self._events(history))),
+        }
+        self._malformed: dict[tuple[int, str, int], frozenset[str]] = {}
+
+    def _events(self, history: History) -> list[EventRecord]:
+        # /v1/events reaches back 30 days from the clock.
+        oldest = self.now - EVENT_RETENTION
+        return [
+            EventRecord(
+                make_id("evt_", self.seed, self.tenant.id, change.entity.id, event_type, change.t),
+                change.t,
+                event_type,
+                change,
+            )
+            for change in history.changes
+            if oldest < change.t <= self.now
+            for event_type in event_types(change)
+        ]
+
+    def find(self, resource: str, object_id: str) -> Item | None:
+        listing = self.listings[resource]
+        position = listing.rank.get(object_id)
+        return listing.items[position] if position is not None else None
+
+    def render(self, item: Item) -> JSON:
+        if isinstance(item, EventRecord):
+            return self.renderer.event(item.id, item.type, item.change)
+        return self.renderer.render(item)
+
+    def includable(self, item: Item, field: str) -> tuple[bool, Any]:
+        """(whether `field` is one Stripe includes only on request for `item`, its value)."""
+        if isinstance(item, Price) and field == "tiers":
+            return True, self.renderer.price_tiers(item)
+        return False, None
+
+    def balance(self) -> dict[str, int]:
+        available = pending = 0
+        for transaction in self.listings["balance_transactions"].items:
+            assert isinstance(transaction, BalanceTransaction)
+            if transaction.available_on <= self.now:
+                available += transaction.net
+            else:
+                pending += transaction.net
+        return {"available": available, "pending": pending}
+
+    def malformed_ids(self, seed: int, resource: str, count: int) -> frozenset[str]:
+        """The `count` objects of `resource` a fault plan with `seed` corrupts: a stable hash ranking."""
+        key = (seed, resource, count)
+        chosen = self._malformed.get(key)
+        if chosen is None:
+            ranked = sorted(
+                self.listings[resource].items,
+                key=lambda item: stable_hash("malformed", seed, resource, item.id),
+            )
+            chosen = self._malformed[key] = frozenset(item.id for item in ranked[:count])
+        return chosen
+
+
+def event_type_filter(patterns: Sequence[str]) -> Callable[[Any], bool]:
+    """Stripe's `type`/`types[]` matching, where `*` is a wildcard (`invoice.*`)."""
+    exact = {pattern for pattern in patterns if "*" not in pattern}
+    wildcards = [pattern for pattern in patterns if "*" in pattern]
+    return lambda record: record.type in exact or any(fnmatch.fnmatchcase(record.type, w) for w in wildcards)

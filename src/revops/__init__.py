@@ -1,0 +1,1 @@
+"""revops: Stripe, bank and books in one ClickHouse warehouse, modeled with dbt, orchestrated by Dagster."""

@@ -1,0 +1,204 @@
+"""Carry out the dunning queue exactly once, recording every attempt in the append-only log.
+
+For each due item: the latest log row is checked (the queue may be older than the log), the policy
+decides, a `pending` row is written, the adapter acts, and the outcome row follows. A run that dies
+anywhere leaves at most one `pending` row per item without an outcome; the next run reconciles those
+first: Stripe calls are repeated with the same idempotency key (Stripe replays the first response or
+performs the call once), webhooks are resent with the same event id (receivers dedupe), and email,
+which SMTP cannot dedupe, is never resent: it is closed as `skipped` / `outcome_unknown`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import dlt
+import stripe
+
+from revops.actions import log
+from revops.actions.adapters import (
+    Adapters,
+    LinkSigner,
+    Outcome,
+    SmtpAdapter,
+    SmtpConfig,
+    StripeAdapter,
+    WebhookAdapter,
+)
+from revops.actions.policy import Policy, QueueItem, decide
+from revops.core.settings import Settings
+from revops.core.workspaces import WorkspaceRegistry
+
+
+@dataclass
+class ExecutionReport:
+    run_id: str
+    results: list[tuple[QueueItem, str, str]] = field(default_factory=list)
+    """(item, status, reason) for every item looked at, reconciled ones included."""
+
+    def add(self, item: QueueItem, status: str, reason: str) -> None:
+        self.results.append((item, status, reason))
+
+    def counts(self) -> Counter[tuple[str, str, str]]:
+        """(workspace, status, reason) → items."""
+        return Counter((item.workspace_id, status, reason) for item, status, reason in self.results)
+
+
+def _record(
+    item: QueueItem, attempt_id: str, outcome: Outcome, is_live: bool, run_id: str, now: datetime
+) -> None:
+    log.append(
+        item,
+        attempt_id=attempt_id,
+        status=outcome.status,
+        reason=outcome.reason,
+        detail=outcome.detail,
+        is_live=is_live,
+        run_id=run_id,
+        acted_at=now,
+    )
+
+
+def reconcile_pending(
+    adapters: Adapters, now: datetime, run_id: str, kill_switch: bool, report: ExecutionReport
+) -> None:
+    """Settle attempts a crashed run left `pending` (the side effect may or may not have happened)."""
+    for attempt in log.latest_attempts().values():
+        if attempt.status != "pending":
+            continue
+        item = attempt.pending_item()
+        if kill_switch:
+            report.add(item, "pending", "kill_switch")
+            continue
+        if item.action == "email":
+            outcome = Outcome("skipped", "outcome_unknown", "the run died while sending; never resent")
+        else:
+            outcome = adapters.for_action(item.action)(item, now)
+        _record(item, attempt.attempt_id, outcome, True, run_id, now)
+        report.add(item, outcome.status, outcome.reason)
+
+
+def execute_queue(
+    items: Iterable[QueueItem],
+    policies: Mapping[str, Policy],
+    adapters: Adapters,
+    now: datetime,
+    run_id: str,
+    kill_switch: bool = False,
+) -> ExecutionReport:
+    report = ExecutionReport(run_id)
+    reconcile_pending(adapters, now, run_id, kill_switch, report)
+    latest = log.latest_attempts()
+    done_today = {ws: log.done_on_day(policy, policy.local_day(now)) for ws, policy in policies.items()}
+    for item in sorted(items, key=lambda item: (item.workspace_id, item.due_at, item.idempotency_key)):
+        previous = latest.get(item.idempotency_key)
+        if previous is not None and previous.status in (*log.TERMINAL_STATUSES, "pending"):
+            continue
+        policy = policies.get(item.workspace_id)
+        decision = decide(item, policy, now, done_today.get(item.workspace_id, 0), kill_switch)
+        if decision.verdict != "execute":
+            if decision.reason == "dry_run":
+                # What a live run would have done counts against the cap, so the preview is faithful.
+                done_today[item.workspace_id] += 1
+            report.add(item, decision.verdict, decision.reason)
+            if previous is None or (previous.status, previous.reason) != (decision.verdict, decision.reason):
+                _record(
+                    item, str(uuid.uuid4()), Outcome(decision.verdict, decision.reason), False, run_id, now
+                )
+            continue
+        attempt_id = str(uuid.uuid4())
+        log.append(
+            item,
+            attempt_id=attempt_id,
+            status="pending",
+            reason="started",
+            detail=log.item_json(item),
+            is_live=True,
+            run_id=run_id,
+            acted_at=now,
+        )
+        done_today[item.workspace_id] += 1
+        try:
+            outcome = adapters.for_action(item.action)(item, now)
+        except Exception as exc:  # the effect may have happened: leave it pending for reconciliation
+            report.add(item, "pending", f"outcome_unknown: {type(exc).__name__}: {exc}")
+            continue
+        _record(item, attempt_id, outcome, True, run_id, now)
+        report.add(item, outcome.status, outcome.reason)
+    return report
+
+
+def preview_queue(
+    items: Iterable[QueueItem], policies: Mapping[str, Policy], now: datetime, kill_switch: bool = False
+) -> ExecutionReport:
+    """What a run would decide for each item, as if every workspace were live; writes nothing."""
+    report = ExecutionReport("preview")
+    latest = log.latest_attempts()
+    done_today = {ws: log.done_on_day(policy, policy.local_day(now)) for ws, policy in policies.items()}
+    for item in items:
+        previous = latest.get(item.idempotency_key)
+        if previous is not None and previous.status in (*log.TERMINAL_STATUSES, "pending"):
+            continue
+        decision = decide(
+            item, policies.get(item.workspace_id), now, done_today.get(item.workspace_id, 0), kill_switch
+        )
+        if decision.verdict == "execute" or decision.reason == "dry_run":
+            done_today[item.workspace_id] += 1
+        report.add(item, decision.verdict, decision.reason)
+    return report
+
+
+def stripe_clients(registry: WorkspaceRegistry) -> dict[str, stripe.StripeClient]:
+    """A Stripe client per workspace: the registry's key, or `[dunning_<workspace>.stripe] api_key` from
+    dlt's secrets (a key allowed to pay invoices; the loading key may be read-only)."""
+    clients = {}
+    for workspace in registry.with_provider("stripe"):
+        account = workspace.stripe
+        assert account is not None
+        key = account.api_key.get_secret_value() if account.api_key else None
+        key = key or dlt.secrets.get(f"dunning_{workspace.id}.stripe.api_key")
+        if key:
+            clients[workspace.id] = stripe.StripeClient(
+                key, base_addresses={"api": account.api_base}, max_network_retries=2
+            )
+    return clients
+
+
+def build_adapters(
+    registry: WorkspaceRegistry, settings: Settings, smtp: tuple[str, int] | None = None
+) -> Adapters:
+    """Adapters configured from settings; `smtp` (host, port) overrides the configured server."""
+    host, port = smtp or (settings.smtp_host, settings.smtp_port)
+    secret = settings.dunning_link_secret
+    links = (
+        LinkSigner(
+            secret.get_secret_value().encode(),
+            settings.dunning_link_base_url,
+            timedelta(hours=settings.dunning_link_ttl_hours),
+        )
+        if secret is not None
+        else None
+    )
+    webhook_secret = settings.dunning_webhook_secret
+    return Adapters(
+        stripe=StripeAdapter(stripe_clients(registry)),
+        email=SmtpAdapter(
+            SmtpConfig(
+                host=host,
+                port=port,
+                sender=settings.dunning_from_address,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                starttls=settings.smtp_starttls,
+            ),
+            links,
+        ),
+        webhook=WebhookAdapter(
+            settings.dunning_webhook_url,
+            webhook_secret.get_secret_value().encode() if webhook_secret else None,
+        ),
+    )

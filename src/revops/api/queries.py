@@ -1,0 +1,375 @@
+"""The one way the API reads the warehouse: a declared mart endpoint, always scoped to one workspace.
+
+An endpoint is a `MartEndpoint`: a marts table, a row model (its fields are the selected columns), the
+filters it allows and its keyset order. `page_query` is the only function that turns one into SQL (and
+`fetch_page` the only one that runs it); it always starts the WHERE clause with the caller's workspace,
+bound as a parameter. Every value a
+client sends is a bound parameter; identifiers come only from declarations, checked when declared.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
+
+from revops.api.errors import invalid_parameter
+from revops.api.keys import Scope
+from revops.api.schemas import as_utc
+from revops.api.warehouse import WarehousePool
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 100
+
+Operator = Literal["=", ">=", "<", "<="]
+WindowUnit = Literal["hour", "day", "month"]
+
+
+def clickhouse_type(python_type: Any) -> str:
+    """The ClickHouse parameter type a value of this Python type is bound as."""
+    if python_type is bool:
+        return "Bool"
+    if python_type is int:
+        return "Int64"
+    if python_type is str:
+        return "String"
+    if python_type is datetime:
+        return "DateTime64(6, 'UTC')"
+    if python_type is date:
+        return "Date32"
+    if python_type is Decimal:
+        return "Decimal(38, 9)"
+    raise TypeError(f"no ClickHouse parameter type for {python_type!r}")
+
+
+# The range ClickHouse's Date32 and DateTime64 hold; a value outside it is a client error, not a 5xx.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2299, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def _within_clickhouse_range(value: date) -> date:
+    instant = (
+        value if isinstance(value, datetime) else datetime(value.year, value.month, value.day, tzinfo=UTC)
+    )
+    if not EARLIEST <= as_utc(instant) <= LATEST:
+        raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return value
+
+
+def request_type(python_type: Any) -> Any:
+    """The type a filter value is validated as: the Python type, bounded to what ClickHouse can hold."""
+    if python_type in (date, datetime):
+        return Annotated[python_type, AfterValidator(_within_clickhouse_range)]
+    if python_type is int:
+        return Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+    if python_type is str:
+        return Annotated[str, Field(max_length=1024)]
+    return python_type
+
+
+def truncate_to(instant: datetime, unit: WindowUnit) -> datetime:
+    """The start of the UTC hour, day or month `instant` falls in."""
+    start = as_utc(instant).replace(minute=0, second=0, microsecond=0)
+    if unit in ("day", "month"):
+        start = start.replace(hour=0)
+    if unit == "month":
+        start = start.replace(day=1)
+    return start
+
+
+def to_parameter(value: Any) -> Any:
+    """A value in the text form ClickHouse parses for its bound type (UTC for datetimes)."""
+    if isinstance(value, datetime):
+        return as_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A query parameter that narrows rows: `column <op> value`."""
+
+    param: str
+    column: str
+    type: type
+    op: Operator = "="
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for name in (self.param, self.column):
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"invalid identifier {name!r} in filter")
+        clickhouse_type(self.type)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """Part of an endpoint's order: a column, or an SQL expression over the table's columns (declared
+    in code, never taken from a request), e.g. `ifNull(payout_id, '')` where a column may be null."""
+
+    expression: str
+    type: type
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One value of an endpoint's variant param: the marts table read for it, whose rows are windows of
+    one `unit` (e.g. usage per hour)."""
+
+    value: str
+    table: str
+    unit: WindowUnit
+
+
+@dataclass(frozen=True)
+class Variants:
+    """A query parameter choosing which of several marts tables an endpoint reads: tables with the same
+    columns over windows of different sizes (usage per hour, day or month). Filters on `window_column`
+    must fall on the chosen unit's boundaries, so a window never cuts a row's window in two."""
+
+    param: str
+    window_column: str
+    options: tuple[Variant, ...]
+    default: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for name in (self.param, self.window_column):
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"invalid identifier {name!r} in variants")
+        values = [option.value for option in self.options]
+        if len(set(values)) != len(values) or self.default not in values:
+            raise ValueError(f"{self.param}: values must be unique and include the default")
+
+    def option(self, value: str | None) -> Variant:
+        """The variant a request asks for (the default when it does not say)."""
+        wanted = self.default if value is None else value
+        for option in self.options:
+            if option.value == wanted:
+                return option
+        raise invalid_parameter(self.param, f"{self.param} must be one of {[o.value for o in self.options]}")
+
+
+@dataclass(frozen=True)
+class MartEndpoint:
+    """A read-only list endpoint over one marts table."""
+
+    path: str
+    table: str
+    row: type[BaseModel]
+    scope: Scope
+    order_by: tuple[str | SortKey, ...]
+    """Columns (or keys) that order the rows uniquely within a workspace: the keyset for cursors."""
+    summary: str
+    filters: tuple[Filter, ...] = ()
+    description: str = ""
+    required: tuple[str, ...] = ()
+    """Filter params a request must give (e.g. a trial balance needs its date)."""
+    variants: Variants | None = None
+    """A param choosing the table among tables of the same columns; `table` is its default's."""
+    keys: tuple[SortKey, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        for table in self.tables:
+            database, _, name = table.partition(".")
+            if database != "marts" or not IDENTIFIER.match(name):
+                raise ValueError(f"{self.path}: the API serves marts tables only, got {table!r}")
+        columns = self.columns
+        if "workspace_id" not in columns:
+            raise ValueError(f"{self.path}: rows must carry workspace_id")
+        for column in columns:
+            if not IDENTIFIER.match(column):
+                raise ValueError(f"{self.path}: invalid column name {column!r}")
+        keys = []
+        for key in self.order_by:
+            if isinstance(key, str):
+                if key not in columns:
+                    raise ValueError(
+                        f"{self.path}: sort column {key!r} is not a field of {self.row.__name__}"
+                    )
+                key = SortKey(key, self.row.model_fields[key].annotation)  # type: ignore[arg-type]
+            clickhouse_type(key.type)  # a nullable column cannot be a key: wrap it in an expression
+            keys.append(key)
+        object.__setattr__(self, "keys", tuple(keys))
+        params = [f.param for f in self.filters]
+        reserved = {"limit", "cursor"} | ({self.variants.param} if self.variants else set())
+        if len(set(params)) != len(params) or reserved & set(params):
+            raise ValueError(f"{self.path}: filter params must be unique and not {sorted(reserved)}")
+        if not set(self.required) <= set(params):
+            raise ValueError(f"{self.path}: required params must be filters")
+        if self.variants is not None:
+            if self.variants.option(None).table != self.table:
+                raise ValueError(f"{self.path}: table must be the default {self.variants.param}'s")
+            if self.variants.window_column not in columns or any(
+                f.type is not datetime for f in self.filters if f.column == self.variants.window_column
+            ):
+                raise ValueError(f"{self.path}: filters on the window column must be datetimes")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.row.model_fields)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Every table the endpoint may read."""
+        if self.variants is None:
+            return (self.table,)
+        return tuple(option.table for option in self.variants.options)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    filters: Mapping[str, Any]
+    """Filter param → value, only the ones given."""
+    limit: int = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+    variant: str | None = None
+    """The endpoint's variant param value, if given (else its default)."""
+
+
+@dataclass(frozen=True)
+class TenantQuery:
+    """SQL over one workspace's rows, and its bound parameters. Built only by `page_query`."""
+
+    sql: str
+    parameters: dict[str, Any]
+    workspace_id: str
+
+    @property
+    def cache_key(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
+        """Identifies the query's result: its SQL and every bound value (the workspace among them)."""
+        return self.sql, tuple(sorted(self.parameters.items()))
+
+
+def filters_fingerprint(filters: Mapping[str, Any]) -> str:
+    canonical = json.dumps({k: str(to_parameter(v)) for k, v in sorted(filters.items())}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def cursor_scope(endpoint: MartEndpoint, request: PageRequest) -> dict[str, Any]:
+    """What a cursor is valid for: the request's filters and, for an endpoint with variants, the
+    variant read (so a cursor never crosses from one table to another)."""
+    if endpoint.variants is None:
+        return dict(request.filters)
+    return {**request.filters, endpoint.variants.param: endpoint.variants.option(request.variant).value}
+
+
+def encode_cursor(endpoint: MartEndpoint, last_row: Mapping[str, Any], scope: Mapping[str, Any]) -> str:
+    payload = {
+        "k": [str(to_parameter(last_row[f"_sort_{i}"])) for i in range(len(endpoint.keys))],
+        "f": filters_fingerprint(scope),
+    }
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(endpoint: MartEndpoint, cursor: str, scope: Mapping[str, Any]) -> list[Any]:
+    """The keyset values a cursor carries, validated against the endpoint's key types."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        values = payload["k"]
+        fingerprint = payload["f"]
+        if not isinstance(values, list) or len(values) != len(endpoint.keys):
+            raise ValueError("wrong number of keys")
+        typed = [
+            TypeAdapter(request_type(key.type)).validate_strings(value)
+            for key, value in zip(endpoint.keys, values, strict=True)
+        ]
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise invalid_parameter("cursor", "invalid cursor: pass next_cursor from a previous page") from exc
+    if fingerprint != filters_fingerprint(scope):
+        raise invalid_parameter("cursor", "this cursor belongs to a request with different filters")
+    return typed
+
+
+def _keyset_predicate(endpoint: MartEndpoint, values: Sequence[Any], parameters: dict[str, Any]) -> str:
+    """(k1, k2, …) > (v1, v2, …) expanded into OR/AND terms, which ClickHouse's primary-key index
+    analysis understands (a tuple comparison it does not)."""
+    names = []
+    for i, (key, value) in enumerate(zip(endpoint.keys, values, strict=True)):
+        parameters[f"k{i}"] = to_parameter(value)
+        names.append((key.expression, f"{{k{i}:{clickhouse_type(key.type)}}}"))
+    terms = []
+    for i, (column, placeholder) in enumerate(names):
+        equal_prefix = [f"{c} = {p}" for c, p in names[:i]]
+        terms.append("(" + " AND ".join([*equal_prefix, f"{column} > {placeholder}"]) + ")")
+    return "(" + " OR ".join(terms) + ")"
+
+
+def _table_for(endpoint: MartEndpoint, request: PageRequest) -> str:
+    """The table a request reads: for an endpoint with variants, its variant's, whose windows the
+    filters on the window column must start (a bound inside a window would either cut its row or
+    silently widen what was asked)."""
+    if endpoint.variants is None:
+        return endpoint.table
+    variant = endpoint.variants.option(request.variant)
+    for spec in endpoint.filters:
+        value = request.filters.get(spec.param)
+        if spec.column == endpoint.variants.window_column and value is not None:
+            start = truncate_to(value, variant.unit)
+            if as_utc(value) != start:
+                raise invalid_parameter(
+                    spec.param,
+                    f"{spec.param} must be the start of a {variant.unit} (UTC) with "
+                    f"{endpoint.variants.param}={variant.value}: {as_utc(value).isoformat()} falls inside "
+                    f"the {variant.unit} starting {start.isoformat()}",
+                )
+    return variant.table
+
+
+def page_query(endpoint: MartEndpoint, workspace_id: str, request: PageRequest) -> TenantQuery:
+    table = _table_for(endpoint, request)
+    parameters: dict[str, Any] = {"workspace_id": workspace_id}
+    conditions = ["workspace_id = {workspace_id:String}"]
+    declared = {f.param: f for f in endpoint.filters}
+    for param, value in request.filters.items():
+        spec = declared[param]
+        parameters[f"f_{param}"] = to_parameter(value)
+        conditions.append(f"{spec.column} {spec.op} {{f_{param}:{clickhouse_type(spec.type)}}}")
+    if request.cursor is not None:
+        values = decode_cursor(endpoint, request.cursor, cursor_scope(endpoint, request))
+        conditions.append(_keyset_predicate(endpoint, values, parameters))
+    parameters["limit"] = request.limit + 1  # one more than asked tells whether there is a next page
+    # The keys are selected under their own names, for the next page's cursor.
+    sort_keys = [f"{key.expression} AS _sort_{i}" for i, key in enumerate(endpoint.keys)]
+    sql = (
+        f"SELECT {', '.join([*endpoint.columns, *sort_keys])} FROM {table} "
+        f"WHERE {' AND '.join(conditions)} "
+        f"ORDER BY {', '.join(key.expression for key in endpoint.keys)} LIMIT {{limit:UInt32}}"
+    )
+    return TenantQuery(sql, parameters, workspace_id)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    session: Hashable | None
+    """The embedded warehouse session it was read in (`WarehousePool.session_generation`)."""
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
+
+
+def fetch_page(pool: WarehousePool, endpoint: MartEndpoint, request: PageRequest, query: TenantQuery) -> Page:
+    """Reads one page of `query` (built by `page_query` for `request`) from the warehouse, so it may
+    block: the only place the API runs a query."""
+    with pool.lease() as client:
+        session = pool.session_generation  # cannot end while a client is leased
+        rows = list(client.query(query.sql, parameters=query.parameters).named_results())
+    if len(rows) <= request.limit:
+        return Page(rows, None, session)
+    rows = rows[: request.limit]
+    return Page(rows, encode_cursor(endpoint, rows[-1], cursor_scope(endpoint, request)), session)

@@ -1,0 +1,11 @@
+"""Routes: health and metrics, and one list endpoint per declared mart endpoint (one module per domain)."""
+
+from revops.api.queries import MartEndpoint
+from revops.api.routes import ledger, metrics, recovery, usage
+
+MART_ENDPOINTS: tuple[MartEndpoint, ...] = (
+    *ledger.ENDPOINTS,
+    *metrics.ENDPOINTS,
+    *recovery.ENDPOINTS,
+    *usage.ENDPOINTS,
+)

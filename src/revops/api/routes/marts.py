@@ -1,0 +1,132 @@
+"""Turns each declared `MartEndpoint` into a GET route: its query model, its page model, its handler.
+
+Nothing here is specific to one mart: auth, scope, rate limit, validation, tenancy (`page_query`) and
+pagination apply to every endpoint the same way.
+"""
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from revops.api.cache import RenderedPage
+from revops.api.deps import ServicesDep, authorized
+from revops.api.errors import ERROR_RESPONSES
+from revops.api.keys import ApiKey
+from revops.api.queries import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MartEndpoint,
+    PageRequest,
+    Variants,
+    fetch_page,
+    page_query,
+    request_type,
+)
+
+
+def _query_model(endpoint: MartEndpoint) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "limit": (
+            int,
+            Field(
+                DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description=f"Rows per page (≤ {MAX_PAGE_SIZE})."
+            ),
+        ),
+        "cursor": (
+            str | None,
+            Field(
+                None, max_length=2048, description="`next_cursor` of the previous page; omit for the first."
+            ),
+        ),
+    }
+    if endpoint.variants is not None:
+        values = tuple(option.value for option in endpoint.variants.options)
+        fields[endpoint.variants.param] = (
+            Literal[values],  # type: ignore[valid-type]
+            Field(endpoint.variants.default, description=endpoint.variants.description),
+        )
+    for spec in endpoint.filters:
+        if spec.param in endpoint.required:
+            fields[spec.param] = (request_type(spec.type), Field(description=spec.description))
+        else:
+            fields[spec.param] = (request_type(spec.type) | None, Field(None, description=spec.description))
+    return create_model(f"{endpoint.row.__name__}Query", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _page_model(endpoint: MartEndpoint) -> type[BaseModel]:
+    return create_model(
+        f"{endpoint.row.__name__}Page",
+        object=(Literal["list"], "list"),
+        data=(list[endpoint.row], ...),
+        has_more=(bool, Field(description="Whether another page follows.")),
+        next_cursor=(str | None, Field(description="Pass as `cursor` for the next page; null on the last.")),
+    )
+
+
+def _variants_extension(variants: Variants) -> dict[str, Any]:
+    return {
+        "param": variants.param,
+        "window_column": variants.window_column,
+        "tables": {option.value: option.table for option in variants.options},
+    }
+
+
+def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
+    QueryModel = _query_model(endpoint)
+    PageModel = _page_model(endpoint)
+    variant_param = endpoint.variants.param if endpoint.variants else None
+
+    # Async, so a cached page is answered on the event loop; only a warehouse read goes to a thread.
+    async def list_rows(
+        request: Request,
+        params: Annotated[QueryModel, Query()],  # type: ignore[valid-type]
+        key: Annotated[ApiKey, Depends(authorized(endpoint.scope))],
+        services: ServicesDep,
+    ) -> Response:
+        filters = params.model_dump(exclude={"limit", "cursor", variant_param}, exclude_none=True)
+        variant = getattr(params, variant_param) if variant_param else None
+        wanted = PageRequest(filters, params.limit, params.cursor, variant)
+        query = page_query(endpoint, key.workspace_id, wanted)
+        rendered = services.pages.get(services.pool.session_generation, query.cache_key)
+        if rendered is not None:
+            services.pool.mark_used()
+        else:
+            page = await run_in_threadpool(fetch_page, services.pool, endpoint, wanted, query)
+            # Validated against the response model and serialized by pydantic in one pass (FastAPI's
+            # own path converts to JSON-able objects first, at several times the cost per page).
+            body = PageModel(data=page.rows, has_more=page.has_more, next_cursor=page.next_cursor)
+            rendered = RenderedPage(body.model_dump_json().encode(), len(page.rows))
+            services.pages.put(page.session, query.cache_key, rendered)
+        request.state.rows = rendered.rows
+        return Response(rendered.body, media_type="application/json")
+
+    router.add_api_route(
+        endpoint.path,
+        list_rows,
+        methods=["GET"],
+        response_model=PageModel,
+        summary=endpoint.summary,
+        description=endpoint.description or None,
+        responses=ERROR_RESPONSES,
+        tags=[endpoint.path.strip("/").split("/")[0]],
+        operation_id="list_" + endpoint.path.strip("/").replace("/", "_").replace("-", "_"),
+        openapi_extra={
+            "x-revops-mart": {
+                "table": endpoint.table,
+                "scope": endpoint.scope.value,
+                "order_by": [key.expression for key in endpoint.keys],
+                "filters": {spec.param: {"column": spec.column, "op": spec.op} for spec in endpoint.filters},
+                **({"variants": _variants_extension(endpoint.variants)} if endpoint.variants else {}),
+            }
+        },
+    )
+
+
+def mart_router(endpoints: Sequence[MartEndpoint]) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+    for endpoint in endpoints:
+        _add_route(router, endpoint)
+    return router

@@ -1,0 +1,47 @@
+"""Jobs and schedules: the main job over everything, and one job per source at its own cadence."""
+
+from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from revops.assets.ingestion import SOURCES, IngestedSource
+from revops.assets.usage import usage_daily_selection
+
+MAIN_JOB_NAME = "revops_main"
+
+revops_main_job = define_asset_job(
+    MAIN_JOB_NAME,
+    # A job's assets share one partitioning: the day-partitioned usage models run in their own job.
+    selection=AssetSelection.all() - usage_daily_selection,
+    description="Load every source for every workspace, then build and test the dbt models.",
+)
+
+# Schedules start stopped: turning one on is a decision about a real account, not a default.
+daily_schedule = ScheduleDefinition(
+    name="revops_main_daily",
+    job=revops_main_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.STOPPED,
+)
+
+
+def source_job(source: IngestedSource) -> UnresolvedAssetJobDefinition:
+    """Load one source and rebuild only the models downstream of it."""
+    return define_asset_job(
+        f"load_{source.name}",
+        selection=AssetSelection.groups(f"{source.name}_raw").downstream() - usage_daily_selection,
+        description=f"Load {source.name} for every workspace, then build and test what depends on it.",
+    )
+
+
+source_jobs = [source_job(source) for source in SOURCES]
+source_schedules = [
+    ScheduleDefinition(
+        name=f"{job.name}_schedule",
+        job=job,
+        cron_schedule=source.cron_schedule,
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+    )
+    for source, job in zip(SOURCES, source_jobs, strict=True)
+]

@@ -1,0 +1,51 @@
+"""Transformation assets: the dbt project, its models as assets and its tests as asset checks."""
+
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, Definitions
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from revops.core.paths import DBT_PROJECT_DIR
+from revops.pipelines.runner import ensure_raw_tables
+
+revops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+revops_dbt_project.prepare_if_dev()
+if not revops_dbt_project.manifest_path.exists():
+    # A fresh checkout has no manifest yet; parsing needs no warehouse.
+    revops_dbt_project.preparer.prepare(revops_dbt_project)
+
+# The launcher next to this interpreter runs dbt on any warehouse, chDB included (see core/dbt.py).
+REVOPS_DBT_EXECUTABLE = str(Path(sys.executable).with_name("revops-dbt"))
+
+
+class RevopsDbtTranslator(DagsterDbtTranslator):
+    """Asset keys are [database, table], for dbt sources and models alike, matching the raw assets."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey([dbt_resource_props["schema"], dbt_resource_props["identifier"]])
+        return AssetKey(
+            [dbt_resource_props["schema"], dbt_resource_props["alias"] or dbt_resource_props["name"]]
+        )
+
+
+@dbt_assets(
+    manifest=revops_dbt_project.manifest_path,
+    project=revops_dbt_project,
+    dagster_dbt_translator=RevopsDbtTranslator(),
+    # Day-partitioned usage models have their own assets and job (assets/usage.py).
+    exclude="tag:usage_daily",
+)
+def revops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    # Models over a source no workspace has configured build empty instead of failing.
+    ensure_raw_tables()
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+defs = Definitions(
+    assets=[revops_dbt_models],
+    resources={"dbt": DbtCliResource(project_dir=revops_dbt_project, dbt_executable=REVOPS_DBT_EXECUTABLE)},
+)

@@ -1,0 +1,103 @@
+"""Usage metering assets: the day-partitioned dbt models of usage, the job that recomputes days, and
+the sensor that finds which days need it.
+
+Usage aggregates are partitioned by event day. Loading (`raw/usage_events`, in the ingestion
+multi-asset) lands deliveries whenever they come, late ones included; a day is then recomputed from
+its deduplicated events only if events were loaded for it since it was last computed
+(`pipelines.usage.partitions.stale_days`). Each run covers one range of consecutive stale days in a
+single dbt invocation (`BackfillPolicy.single_run`), and recomputing a day replaces its partitions,
+so a day processed twice holds the same rows.
+
+Every usage model is here (dbt tag `usage_daily`), the marts too: per hour, day and month they are
+partitioned like the states and recomputed with them; per billing period they are views over the day
+states and Stripe's staging models, re-created with each run, so the main job (which loads usage and
+builds Stripe's models) never depends on this one and runs first.
+"""
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetSelection,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    define_asset_job,
+    sensor,
+)
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from revops.assets.transformation import RevopsDbtTranslator, revops_dbt_project
+from revops.pipelines.runner import ensure_raw_tables
+from revops.pipelines.usage.partitions import day_ranges, stale_days
+
+USAGE_DAILY_TAG = "usage_daily"
+"""dbt tag of the day-partitioned usage models; the main dbt assets exclude them."""
+USAGE_JOB_NAME = "usage_daily"
+USAGE_START_DATE = "2025-11-01"
+"""First day a usage partition exists for (the simulated businesses' founding)."""
+
+usage_partitions = DailyPartitionsDefinition(start_date=USAGE_START_DATE, end_offset=1)
+
+
+@dbt_assets(
+    manifest=revops_dbt_project.manifest_path,
+    project=revops_dbt_project,
+    dagster_dbt_translator=RevopsDbtTranslator(),
+    select=f"tag:{USAGE_DAILY_TAG}",
+    partitions_def=usage_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    name="usage_daily_models",
+)
+def usage_daily_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    ensure_raw_tables()
+    window = context.partition_time_window
+    days = {
+        "usage_start_date": window.start.date().isoformat(),
+        "usage_end_date": (window.end - timedelta(days=1)).date().isoformat(),
+    }
+    context.log.info(f"recomputing usage days {days['usage_start_date']} to {days['usage_end_date']}")
+    yield from dbt.cli(["build", "--vars", json.dumps(days)], context=context).stream()
+
+
+usage_daily_selection = AssetSelection.assets(usage_daily_models)
+
+usage_daily_job = define_asset_job(
+    USAGE_JOB_NAME,
+    selection=usage_daily_selection,
+    partitions_def=usage_partitions,
+    description="Recompute the usage aggregates (deduplicated events; minute, hour, day states) of days.",
+)
+
+
+def stale_usage_run_requests() -> list[RunRequest]:
+    """One run per range of consecutive days whose events changed since they were aggregated."""
+    return [
+        RunRequest(
+            run_key=None,
+            tags={
+                "dagster/asset_partition_range_start": first.isoformat(),
+                "dagster/asset_partition_range_end": last.isoformat(),
+            },
+        )
+        for first, last in day_ranges(stale_days())
+    ]
+
+
+@sensor(job=usage_daily_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)
+def stale_usage_days(context: SensorEvaluationContext) -> Iterator[RunRequest | SkipReason]:
+    """Late events, duplicates and new loads reprocess exactly the days they touched."""
+    requests = stale_usage_run_requests()
+    if not requests:
+        yield SkipReason("every usage day is up to date")
+    yield from requests
+
+
+defs = Definitions(assets=[usage_daily_models], jobs=[usage_daily_job], sensors=[stale_usage_days])

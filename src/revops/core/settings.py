@@ -1,0 +1,123 @@
+"""The one place revops reads its environment (`REVOPS_*` variables, or a `.env` file)."""
+
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from revops.core.paths import REPO_ROOT
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REVOPS_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default=REPO_ROOT / ".revops",
+        description="Local state: the embedded warehouse, dlt pipeline state, the Dagster instance.",
+    )
+    warehouse_url: str | None = Field(
+        default=None,
+        description="chdb:///abs/path or http(s)://user:pass@host:port/db; default: chdb under `home`.",
+    )
+    warehouse_cluster: str | None = Field(
+        default=None,
+        description="Name of the ClickHouse cluster the server belongs to (remote_servers); dbt then builds "
+        "with its `cluster` target, and revops' own tables (raw, api) are replicated on every node "
+        "(core/ddl.py).",
+    )
+    warehouse_lock_timeout_s: float = Field(
+        default=120.0, description="How long to wait for another process holding the embedded warehouse."
+    )
+    workspaces_file: Path | None = Field(
+        default=None,
+        description="TOML registry of workspaces and their provider credentials; none means the simulator.",
+    )
+    sim_seed: int = 42
+    sim_scale: float = 1.0
+    sim_as_of: str | None = Field(default=None, description="Simulator clock (YYYY-MM-DD); default today.")
+    stripe_resync_days: int = Field(
+        default=7, description="Days between full re-syncs of mutable Stripe objects."
+    )
+    api_rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per minute per API key (also the burst size)."
+    )
+    api_pool_size: int = Field(default=8, ge=1, description="Warehouse clients the API keeps open.")
+    api_warehouse_wait_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long an API request waits for the warehouse (a pipeline run holding the "
+        "embedded one, or a busy pool) before answering 503.",
+    )
+    api_embedded_idle_s: float = Field(
+        default=2.0, gt=0, description="Idle seconds after which the API lets go of the embedded warehouse."
+    )
+    api_embedded_max_hold_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest the API, while busy, keeps the embedded warehouse from a pipeline run "
+        "waiting for it.",
+    )
+    api_key_cache_s: float = Field(
+        default=5.0, ge=0, description="Seconds an API key lookup is cached (a revocation applies within it)."
+    )
+    api_query_timeout_s: int = Field(default=10, ge=1, description="ClickHouse max_execution_time per query.")
+    api_page_cache_bytes: int = Field(
+        default=64 * 2**20,
+        ge=0,
+        description="Bytes of response pages the API keeps while it holds the embedded warehouse (0: none).",
+    )
+    # Dunning (docs/recovery.md): live actions are off until a workspace's policy file turns them on.
+    dunning_policies_dir: Path = Field(
+        default=REPO_ROOT / "dunning" / "policies", description="One dunning policy file per workspace."
+    )
+    dunning_kill_switch: bool = Field(default=False, description="Stop every dunning action, live or not.")
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server dunning email is sent through.")
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    dunning_from_address: str = "billing@example.com"
+    dunning_link_secret: SecretStr | None = Field(
+        default=None, description="HMAC key signing card-update links; required to send card-update email."
+    )
+    dunning_link_base_url: str = "https://billing.example.com/update-card"
+    dunning_link_ttl_hours: int = Field(default=72, ge=1)
+    dunning_webhook_url: str | None = Field(default=None, description="Receives signed dunning webhooks.")
+    dunning_webhook_secret: SecretStr | None = None
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def resolved_warehouse_url(self) -> str:
+        return self.warehouse_url or f"chdb://{self.home / 'warehouse'}"
+
+    @property
+    def sim_clock(self) -> date:
+        return simulator_clock(self.sim_as_of)
+
+    @property
+    def dlt_pipelines_dir(self) -> Path:
+        return self.home / "dlt"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+
+def simulator_clock(as_of: str | None) -> date:
+    """The simulated providers' date: the given one, or today in UTC. An instant (`YYYY-MM-DDTHH:MM`, UTC)
+    gives a datetime (a `date` too): the simulator's clock stops there instead of at the day's end."""
+    if as_of and "T" in as_of:
+        moment = datetime.fromisoformat(as_of)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

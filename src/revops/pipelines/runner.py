@@ -1,0 +1,186 @@
+"""Runs source pipelines per workspace into the warehouse's `raw` database.
+
+Each workspace has its own dlt pipeline (own state and cursors) loading into shared raw tables keyed
+by `workspace_id`. Extraction runs without the warehouse; only the load step holds it. One
+workspace failing never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.extract.source import DltSource
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from revops.core.settings import get_settings
+from revops.core.warehouse import connect
+from revops.core.workspaces import Workspace
+from revops.pipelines import dunning, plaid, quickbooks, stripe, usage, xero
+from revops.pipelines.errors import SourceError
+from revops.pipelines.loading import (
+    PIPELINE_STATE_TABLE,
+    RAW_DATABASE,
+    clickhouse_destination,
+    ensure_declared_tables,
+)
+
+# dlt would otherwise report usage to its vendor; revops talks only to the providers it loads.
+dlt.config["runtime.dlthub_telemetry"] = False
+# Stripe objects have many fields that are null in every row so far; dlt warns about each of them.
+logging.getLogger("dlt").setLevel(logging.ERROR)
+
+
+@dataclass
+class WorkspaceLoad:
+    workspace_id: str
+    source: str
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def pipeline_for(source: str, workspace_id: str) -> dlt.Pipeline:
+    return dlt.pipeline(
+        pipeline_name=f"{source}_{workspace_id}",
+        destination=clickhouse_destination(RAW_DATABASE),
+        pipelines_dir=str(get_settings().dlt_pipelines_dir),
+    )
+
+
+def _warehouse_has_state(pipeline: dlt.Pipeline) -> bool:
+    with connect() as client:
+        exists = client.command(
+            "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {table:String}",
+            parameters={"db": RAW_DATABASE, "table": PIPELINE_STATE_TABLE},
+        )
+        if not exists:
+            return False
+        return bool(
+            client.command(
+                f"SELECT count() FROM {RAW_DATABASE}.{PIPELINE_STATE_TABLE} "
+                "WHERE pipeline_name = {name:String}",
+                parameters={"name": pipeline.pipeline_name},
+            )
+        )
+
+
+def _pipeline_matching_warehouse(source: str, workspace_id: str) -> dlt.Pipeline:
+    """Cursors describe what the warehouse holds; if it was wiped, start over instead of skipping data."""
+    pipeline = pipeline_for(source, workspace_id)
+    if pipeline.first_run or _warehouse_has_state(pipeline):
+        return pipeline
+    pipeline.drop()
+    return pipeline_for(source, workspace_id)
+
+
+def run_pipeline(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, int]:
+    """Extract and normalize, then load holding the warehouse; returns rows per table."""
+    if pipeline.has_pending_data:
+        # A previous run died after extracting: finish loading exactly what it extracted first.
+        pipeline.normalize()
+        with connect():
+            pipeline.load()
+    pipeline.extract(source)
+    pipeline.normalize()
+    rows = dict(pipeline.last_trace.last_normalize_info.row_counts)
+    with connect() as client:
+        pipeline.load()
+        # dlt only calls a destination for tables that got rows; staging reads every declared table.
+        ensure_declared_tables(client, pipeline.default_schema)
+    return {table: count for table, count in rows.items() if not table.startswith("_dlt")}
+
+
+def _explain(source: str, workspace_id: str, exc: BaseException) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, SourceError):
+            return str(cause)
+        if isinstance(cause, ConfigFieldMissingException):
+            pipeline = f"{source}_{workspace_id}"
+            fields = ", ".join(cause.fields)
+            return (
+                f"workspace {workspace_id!r}: {source} needs {fields}; set it in the environment "
+                f"({pipeline.upper()}__SOURCES__{source.upper()}__<FIELD>) or in .dlt/secrets.toml "
+                f"under [{pipeline}.sources.{source}]"
+            )
+        cause = cause.__cause__ or (cause.exception if isinstance(cause, PipelineStepFailed) else None)
+    return f"workspace {workspace_id!r}: {type(exc).__name__}: {exc}"
+
+
+SourceFactory = Callable[[Workspace], DltSource]
+
+
+def load_workspace(source: str, workspace: Workspace, build_source: SourceFactory) -> WorkspaceLoad:
+    """Run `source`'s pipeline for one workspace; failures are reported, never raised."""
+    started = time.monotonic()
+    result = WorkspaceLoad(workspace.id, source)
+    try:
+        # The pipeline is created first so that dlt resolves the source's secrets in its section.
+        pipeline = _pipeline_matching_warehouse(source, workspace.id)
+        result.rows_by_table = run_pipeline(pipeline, build_source(workspace))
+    except Exception as exc:
+        result.error = _explain(source, workspace.id, exc)
+    result.elapsed_s = time.monotonic() - started
+    return result
+
+
+def _stripe_source_for(workspace: Workspace) -> DltSource:
+    account = workspace.stripe
+    assert account is not None
+    secrets = {"api_key": account.api_key.get_secret_value()} if account.api_key else {}
+    return stripe.stripe_source(
+        workspace_id=workspace.id,
+        api_base=account.api_base,
+        resync_days=get_settings().stripe_resync_days,
+        **secrets,
+    )
+
+
+def load_stripe(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("stripe", workspace, _stripe_source_for)
+
+
+def load_plaid(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("plaid", workspace, plaid.plaid_source_for)
+
+
+def load_quickbooks(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("quickbooks", workspace, quickbooks.quickbooks_source_for)
+
+
+def load_xero(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("xero", workspace, xero.xero_source_for)
+
+
+def load_usage(workspace: Workspace) -> WorkspaceLoad:
+    return load_workspace("usage", workspace, usage.usage_source_for)
+
+
+# Every source's raw-table contracts, so models over a source nobody has configured still build (empty).
+TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {
+    "stripe": stripe.declare_tables,
+    "plaid": plaid.declare_tables,
+    "quickbooks": quickbooks.declare_tables,
+    "xero": xero.declare_tables,
+    "usage": usage.declare_tables,
+}
+# Raw tables revops writes itself (not provider data, so quality/ does not validate them).
+OWN_TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {"dunning": dunning.declare_tables}
+
+
+def ensure_raw_tables() -> None:
+    """Create every source's declared raw tables that do not exist yet (run before dbt)."""
+    with connect() as client:
+        for source, declare in {**TABLE_DECLARATIONS, **OWN_TABLE_DECLARATIONS}.items():
+            schema = dlt.Schema(source)
+            declare(schema)
+            ensure_declared_tables(client, schema)

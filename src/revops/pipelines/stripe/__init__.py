@@ -1,0 +1,197 @@
+"""dlt source for one Stripe account (one revops workspace), through the official `stripe` SDK.
+
+New objects are listed incrementally by `created`. Stripe objects also change after creation
+(an invoice gets paid, a subscription cancels), which a `created` cursor never sees, so the
+`object_changes` resource reads `/v1/events` since its own cursor and re-fetches the objects they
+name, and every `resync_days` re-lists every mutable endpoint in full: events reach back only 30
+days, and some changes (a balance transaction becoming available) emit none.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from revops.pipelines.loading import declare_table
+from revops.pipelines.stripe.helpers import StripeApi, invalid_reason, rejected_record
+from revops.pipelines.stripe.settings import (
+    ENDPOINTS,
+    EVENTS_RETENTION_DAYS,
+    EVENTS_SAFETY_MARGIN_DAYS,
+    INVOICE_LINE_ITEM_COLUMNS,
+    INVOICE_LINE_ITEMS_TABLE,
+    MAX_CHANGED_IDS_TO_RETRIEVE,
+    REJECTED_COLUMNS,
+    REJECTED_TABLE,
+    SUBSCRIPTION_ITEM_COLUMNS,
+    SUBSCRIPTION_ITEMS_TABLE,
+    Endpoint,
+)
+
+PRIMARY_KEY = ("workspace_id", "id")
+CHANGES_RESOURCE = "object_changes"
+DAY_S = 86_400
+MUTABLE_ENDPOINTS = tuple(endpoint for endpoint in ENDPOINTS if endpoint.mutable)
+ENDPOINT_BY_EVENT_OBJECT = {
+    endpoint.event_object: endpoint for endpoint in ENDPOINTS if endpoint.event_object
+}
+# Lists embedded in a parent object: (field, child table, path and params for the rest when `has_more`).
+CHILD_LISTS: dict[str, tuple[str, str, str, dict[str, str]]] = {
+    "subscriptions": ("items", SUBSCRIPTION_ITEMS_TABLE, "/v1/subscription_items", {"subscription": "{id}"}),
+    "invoices": ("lines", INVOICE_LINE_ITEMS_TABLE, "/v1/invoices/{id}/lines", {}),
+}
+
+
+class _Extraction:
+    """Turns pages of Stripe objects of one account into per-table batches of rows."""
+
+    def __init__(self, api: StripeApi) -> None:
+        self.api = api
+
+    def batches(self, endpoint: Endpoint, objects: Iterable[dict[str, Any]]) -> Iterator[Any]:
+        """Rows for the endpoint's table, its child tables and the rejected-records table."""
+        tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        rejected: list[dict[str, Any]] = []
+        for record in objects:
+            reason = invalid_reason(endpoint, record)
+            if reason:
+                rejected.append(rejected_record(self.api.workspace_id, endpoint.resource, record, reason))
+                continue
+            synced_at = datetime.now(UTC)
+            row = self._with_lineage(record, synced_at)
+            for field in endpoint.decimal_fields:
+                if row.get(field) is not None:
+                    row[field] = Decimal(str(row[field]))
+            tables[endpoint.table].append(row)
+            if endpoint.resource in CHILD_LISTS:
+                child_table, children = self._children(endpoint.resource, row, synced_at)
+                tables[child_table].extend(children)
+        for table, rows in tables.items():
+            yield dlt.mark.with_table_name(rows, table)
+        if rejected:
+            yield dlt.mark.with_hints(rejected, dlt.mark.make_hints(table_name=REJECTED_TABLE))
+
+    def _with_lineage(self, record: dict[str, Any], synced_at: datetime) -> dict[str, Any]:
+        return {**record, "workspace_id": self.api.workspace_id, "_revops_synced_at": synced_at}
+
+    def _children(
+        self, resource: str, parent: dict[str, Any], synced_at: datetime
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The parent's complete child list, stamped with the parent's sync time (see staging)."""
+        field, table, path, params = CHILD_LISTS[resource]
+        embedded = parent.get(field) or {}
+        children = list(embedded.get("data", []))
+        if embedded.get("has_more"):
+            query = {name: value.format(id=parent["id"]) for name, value in params.items()}
+            pages = self.api.list_pages(path.format(id=parent["id"]), query)
+            children = [child for page in pages for child in page]
+        return table, [self._with_lineage(child, synced_at) for child in children]
+
+
+def declare_tables(schema: dlt.Schema) -> None:
+    """Declare the raw-table contracts up front so staging's columns exist before data has them."""
+    for endpoint in ENDPOINTS:
+        declare_table(schema, endpoint.table, endpoint.columns, PRIMARY_KEY, resource=endpoint.resource)
+    declare_table(
+        schema, SUBSCRIPTION_ITEMS_TABLE, SUBSCRIPTION_ITEM_COLUMNS, PRIMARY_KEY, resource="subscriptions"
+    )
+    declare_table(
+        schema, INVOICE_LINE_ITEMS_TABLE, INVOICE_LINE_ITEM_COLUMNS, PRIMARY_KEY, resource="invoices"
+    )
+    # Any resource may reject records; the table is attributed to the change tracker for dlt's metrics.
+    declare_table(
+        schema,
+        REJECTED_TABLE,
+        REJECTED_COLUMNS,
+        ("workspace_id", "rejected_id"),
+        resource=CHANGES_RESOURCE,
+        required=("reason", "payload"),
+    )
+
+
+def _list_resource(extraction: _Extraction, endpoint: Endpoint) -> DltResource:
+    def list_new_objects(
+        created: dlt.sources.incremental[int] = dlt.sources.incremental(
+            "created", initial_value=0, on_cursor_value_missing="include"
+        ),
+    ) -> Iterator[Any]:
+        params = endpoint.list_query
+        if created.last_value:
+            # gte: objects created in the same second as the cursor may not have been listed yet.
+            params["created"] = {"gte": created.last_value}
+        for page in extraction.api.list_pages(endpoint.path, params):
+            yield from extraction.batches(endpoint, page)
+
+    return dlt.resource(
+        list_new_objects, name=endpoint.resource, table_name=endpoint.table, parallelized=True
+    )()
+
+
+def _object_changes(extraction: _Extraction, resync_days: int) -> DltResource:
+    api = extraction.api
+
+    def object_changes() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        provider_now = api.latest_event_created()
+        if provider_now is None:
+            return
+        if "events_cursor" not in state:
+            # First run: the list resources load everything; changes are tracked from here on.
+            state["events_cursor"] = provider_now
+            state["last_full_sync"] = dict.fromkeys((e.resource for e in MUTABLE_ENDPOINTS), provider_now)
+            return
+        cursor: int = state["events_cursor"]
+        last_full_sync: dict[str, int] = state.setdefault("last_full_sync", {})
+        events_expired = provider_now - cursor > (EVENTS_RETENTION_DAYS - EVENTS_SAFETY_MARGIN_DAYS) * DAY_S
+        changed: dict[str, set[str]] = defaultdict(set)
+        if not events_expired:
+            for page in api.list_pages("/v1/events", {"created": {"gte": cursor}}):
+                for event in page:
+                    changed_object = (event.get("data") or {}).get("object") or {}
+                    endpoint = ENDPOINT_BY_EVENT_OBJECT.get(changed_object.get("object"))
+                    if endpoint and isinstance(changed_object.get("id"), str):
+                        changed[endpoint.resource].add(changed_object["id"])
+                    cursor = max(cursor, int(event.get("created") or cursor))
+        for endpoint in MUTABLE_ENDPOINTS:
+            ids = changed.get(endpoint.resource, set())
+            resync_due = provider_now - last_full_sync.get(endpoint.resource, 0) >= resync_days * DAY_S
+            if events_expired or resync_due or len(ids) > MAX_CHANGED_IDS_TO_RETRIEVE:
+                for page in api.list_pages(endpoint.path, endpoint.list_query):
+                    yield from extraction.batches(endpoint, page)
+                last_full_sync[endpoint.resource] = provider_now
+            elif ids:
+                objects = (
+                    api.retrieve(endpoint.path, object_id, endpoint.retrieve_query)
+                    for object_id in sorted(ids)
+                )
+                yield from extraction.batches(endpoint, (obj for obj in objects if obj is not None))
+        state["events_cursor"] = max(cursor, state["events_cursor"]) if not events_expired else provider_now
+
+    return dlt.resource(object_changes, name=CHANGES_RESOURCE, parallelized=True)()
+
+
+@dlt.source(name="stripe", max_table_nesting=0)
+def stripe_source(
+    workspace_id: str = dlt.config.value,
+    api_key: str = dlt.secrets.value,
+    api_base: str = "https://api.stripe.com",
+    resync_days: int = 7,
+) -> Iterable[DltResource]:
+    """Stripe objects of one account; every row carries `workspace_id`.
+
+    Args:
+        workspace_id: the revops tenant this account belongs to.
+        api_key: a secret or restricted key with read access.
+        api_base: Stripe's API address (a simulator's, in tests and the demo).
+        resync_days: days between full re-syncs of mutable objects.
+    """
+    declare_tables(dlt.current.source_schema())
+    extraction = _Extraction(StripeApi(workspace_id, api_key, api_base))
+    yield from (_list_resource(extraction, endpoint) for endpoint in ENDPOINTS)
+    yield _object_changes(extraction, resync_days)
