@@ -10,8 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /opt/revops
 
-# Dependencies first (cached until the lock changes); the lock includes the `deploy` extra
-# (dagster-postgres, the Dagster instance's Postgres storage).
+# Dependencies first (cached until the lock changes): the production lock, the product and its `deploy`
+# extra (dagster-postgres, the Dagster instance's Postgres storage) — not the simulator or dev tools.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 

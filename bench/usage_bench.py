@@ -27,6 +27,11 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from revops.core.warehouse import connect
+from revops.core.workspaces import Workspace
+from revops.pipelines.runner import ensure_raw_tables, load
+from revops.pipelines.sources import USAGE
+from revops.pipelines.usage.settings import UsageAccount
 from revops_simulator.business.clock import DAY
 from revops_simulator.business.usage import (
     ARRAY_COLUMNS,
@@ -36,10 +41,6 @@ from revops_simulator.business.usage import (
     render_events,
 )
 from revops_simulator.usage.drops import write_drop_file
-
-from revops.core.warehouse import connect
-from revops.core.workspaces import UsageAccount, Workspace
-from revops.pipelines.runner import ensure_raw_tables, load_usage
 from tests.support import isolated_warehouse, run_dbt
 
 WORKSPACE = "bench"
@@ -187,8 +188,11 @@ def main() -> None:
             print(f"generated {events:,} events ({deliveries:,} deliveries) in {generate_s:.1f}s", flush=True)
 
             started = time.monotonic()
-            load = load_usage(Workspace(id=WORKSPACE, name="Bench", usage=UsageAccount(drop_dir=drop_dir)))
-            assert load.ok, load.error
+            workspace = Workspace(
+                id=WORKSPACE, name="Bench", accounts={"usage": UsageAccount(drop_dir=drop_dir)}
+            )
+            loaded = load(USAGE, workspace)
+            assert loaded.ok, loaded.error
             load_s = time.monotonic() - started
             rate = deliveries / load_s
             print(f"loaded {deliveries:,} deliveries in {load_s:.1f}s ({rate:,.0f}/s)", flush=True)

@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from revops_simulator import Faults, SimulatorServer, World
 
 from revops.core.settings import get_settings
 from revops.pipelines.runner import ensure_raw_tables
+from revops_simulator import Faults, SimulatorServer, World
 from tests.support import isolated_warehouse, load_simulated, run_dbt
 
 # The simulated business the session-wide warehouse is built from: a year of history, small enough to

@@ -14,20 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from revops_simulator import SimulatorServer, World
-from revops_simulator.registry import simulator_registry
 
 from revops.core.settings import get_settings
 from revops.core.warehouse import connect
-from revops.pipelines.runner import load_plaid, load_quickbooks, load_stripe, load_usage, load_xero
+from revops.pipelines.runner import load
+from revops.pipelines.sources import SOURCES, source_named
+from revops_simulator import SimulatorServer, World
+from revops_simulator.registry import simulator_registry
 
-LOADERS = {
-    "stripe": load_stripe,
-    "plaid": load_plaid,
-    "quickbooks": load_quickbooks,
-    "xero": load_xero,
-    "usage": load_usage,
-}
+SOURCE_NAMES = tuple(source.name for source in SOURCES)
 
 
 @contextmanager
@@ -52,16 +47,16 @@ def query(sql: str, **parameters: Any) -> list[dict[str, Any]]:
 
 
 def load_simulated(
-    world: World, server: SimulatorServer, sources: Iterable[str] = tuple(LOADERS)
+    world: World, server: SimulatorServer, sources: Iterable[str] = SOURCE_NAMES
 ) -> dict[tuple[str, str], dict[str, int]]:
     """Load `sources` for every simulated workspace that has them; (source, workspace) → rows per table."""
     registry = simulator_registry(world, server)
     rows = {}
     for source in sources:
         for workspace in registry.with_provider(source):
-            load = LOADERS[source](workspace)
-            assert load.ok, load.error
-            rows[source, workspace.id] = load.rows_by_table
+            loaded = load(source_named(source), workspace)
+            assert loaded.ok, loaded.error
+            rows[source, workspace.id] = loaded.rows_by_table
     return rows
 
 

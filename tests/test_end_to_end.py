@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from revops_simulator import SimulatorServer, World
 
 from revops.core.warehouse import connect
-from revops.pipelines.runner import ensure_raw_tables, load_stripe
+from revops.pipelines.runner import ensure_raw_tables, load
+from revops.pipelines.sources import STRIPE
+from revops_simulator import SimulatorServer, World
 from tests.pipelines.conftest import AS_OF, SCALE, stripe_workspaces
 from tests.support import isolated_warehouse, run_dbt
 
@@ -94,7 +95,12 @@ def _duplicate_keys(home: Path) -> dict[str, int]:
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo")
     completed = subprocess.run(
-        [_tool("revops"), "run"], env=_env(home), capture_output=True, text=True, timeout=900, check=False
+        [_tool("revops"), "run", "--demo"],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     assert "succeeded" in completed.stdout
@@ -118,7 +124,7 @@ def test_staging_has_one_row_per_key(demo_home: Path) -> None:
 def test_second_run_changes_no_counts(demo_home: Path) -> None:
     before = _staging_counts(demo_home)
     completed = subprocess.run(
-        [_tool("revops"), "run"],
+        [_tool("revops"), "run", "--demo"],
         env=_env(demo_home),
         capture_output=True,
         text=True,
@@ -135,7 +141,9 @@ KILLED_LOADER = textwrap.dedent(
     import json, os, signal, sys
     import revops.pipelines.loading as loading
     from revops.core.workspaces import Workspace
-    from revops.pipelines.runner import load_stripe
+    from revops.pipelines.runner import load
+    from revops.pipelines.sources import STRIPE
+    from revops.pipelines.stripe.settings import StripeAccount
 
     files_loaded = 0
     original = loading._load_file
@@ -149,7 +157,8 @@ KILLED_LOADER = textwrap.dedent(
 
     loading._load_file = load_then_die
     for workspace in json.loads(sys.argv[1]):
-        load_stripe(Workspace.model_validate(workspace))
+        account = StripeAccount.model_validate(workspace.pop("stripe"))
+        load(STRIPE, Workspace(**workspace, accounts={"stripe": account}))
     """
 )
 
@@ -179,7 +188,7 @@ def killed_then_rerun_home(revops_home: Path) -> Iterator[Path]:
         )
         assert killed.returncode == -9, killed.stderr[-3000:]
         for workspace in workspaces:
-            assert load_stripe(workspace).ok
+            assert load(STRIPE, workspace).ok
         ensure_raw_tables()
         run_dbt(
             revops_home, "build", "--select", "staging", "--indirect-selection", "cautious", "--quiet"

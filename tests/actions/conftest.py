@@ -11,10 +11,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from revops_simulator import SimulatorServer, World
-from revops_simulator.actions import ActionLog
-from revops_simulator.mailbox import Mailbox
-from revops_simulator.registry import simulator_registry
 
 from revops.actions.adapters import (
     Adapters,
@@ -27,6 +23,10 @@ from revops.actions.adapters import (
 from revops.actions.executor import stripe_clients
 from revops.actions.policy import Policy, QueueItem, Step
 from revops.pipelines.runner import ensure_raw_tables
+from revops_simulator import SimulatorServer, World
+from revops_simulator.actions import ActionLog
+from revops_simulator.mailbox import Mailbox
+from revops_simulator.registry import simulator_registry
 from tests.support import isolated_warehouse
 
 SEED, SCALE = 7, 0.25

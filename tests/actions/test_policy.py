@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from revops_simulator import World
 
 from revops.actions.policy import PolicyError, QueueItem, decide, holdout_bucket, load_policies, parse_policy
 from revops.core.settings import get_settings
+from revops_simulator import World
 from tests.actions.conftest import CLOCK, open_items, policy_for
 from tests.support import isolated_warehouse, query
 

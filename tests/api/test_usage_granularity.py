@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from revops_simulator.usage.log import TRUTH_METERS
 
 from revops.api.keys import Scope
 from revops.api.main import create_app
 from revops.api.queries import Filter, Variant, Variants
 from revops.api.routes.usage import ENDPOINTS
 from revops.core.settings import Settings
+from revops_simulator.usage.log import TRUTH_METERS
 from tests.api.conftest import memory_keys
 from tests.conftest import SimulatedWarehouse
 from tests.support import query

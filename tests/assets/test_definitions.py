@@ -7,20 +7,37 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import AssetKey
+import pytest
+from dagster import AssetKey, Definitions
 
-from revops.assets.definitions import defs
-from revops.assets.ingestion import STRIPE, raw_asset_key
+from revops.assets.definitions import build_definitions
+from revops.assets.ingestion import raw_asset_key
 from revops.assets.jobs import MAIN_JOB_NAME
 from revops.core.paths import REPO_ROOT
+from revops.core.settings import Settings
+from revops.pipelines.sources import STRIPE
+
+REGISTRY = """
+[workspaces.acme]
+name = "Acme"
+[workspaces.acme.stripe]
+"""
 
 
-def test_definitions_load_with_the_main_job_and_schedule() -> None:
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory: pytest.TempPathFactory) -> Definitions:
+    """Production Definitions: a registry file, the default providers."""
+    registry = tmp_path_factory.mktemp("registry") / "workspaces.toml"
+    registry.write_text(REGISTRY)
+    return build_definitions(Settings(providers="registry", workspaces_file=registry))
+
+
+def test_definitions_load_with_the_main_job_and_schedule(defs: Definitions) -> None:
     assert defs.resolve_job_def(MAIN_JOB_NAME) is not None
     assert defs.resolve_schedule_def("revops_main_daily").job_name == MAIN_JOB_NAME
 
 
-def test_each_source_has_its_own_job_reaching_its_models() -> None:
+def test_each_source_has_its_own_job_reaching_its_models(defs: Definitions) -> None:
     job = defs.resolve_job_def("load_stripe")
     selected = job.asset_layer.selected_asset_keys
     assert raw_asset_key("stripe_customers") in selected
@@ -28,12 +45,12 @@ def test_each_source_has_its_own_job_reaching_its_models() -> None:
     assert defs.resolve_schedule_def("load_stripe_schedule").job_name == "load_stripe"
 
 
-def test_raw_tables_declare_freshness() -> None:
+def test_raw_tables_declare_freshness(defs: Definitions) -> None:
     spec = next(iter(defs.resolve_assets_def(raw_asset_key("stripe_charges")).specs))
     assert spec.freshness_policy is not None
 
 
-def test_every_staging_model_depends_on_its_raw_table() -> None:
+def test_every_staging_model_depends_on_its_raw_table(defs: Definitions) -> None:
     graph = defs.resolve_asset_graph()
     staging = [key for key in graph.get_all_asset_keys() if key.path[0] == "staging"]
     assert len(staging) >= 15
@@ -47,15 +64,15 @@ def test_every_staging_model_depends_on_its_raw_table() -> None:
     assert raw_keys <= set(graph.materializable_asset_keys)
 
 
-def test_dbt_tests_are_asset_checks() -> None:
+def test_dbt_tests_are_asset_checks(defs: Definitions) -> None:
     checks = defs.resolve_asset_graph().asset_check_keys
     assert any(check.asset_key.path[0] == "staging" for check in checks)
     assert any(check.name == "no_rejected_stripe_records" for check in checks)
 
 
 def test_dagster_cli_validates_the_workspace() -> None:
-    env = {**os.environ, "DAGSTER_HOME": ""}
-    env.pop("DAGSTER_HOME")
+    """`make dev`'s workspace: the demo (REVOPS_PROVIDERS=simulated), as the Makefile runs it."""
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | {"REVOPS_PROVIDERS": "simulated"}
     completed = subprocess.run(
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
         cwd=REPO_ROOT,

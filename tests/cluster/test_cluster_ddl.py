@@ -22,7 +22,8 @@ from revops.core.ddl import EVERY_NODE_REPLICA_PATH, Dialect, warehouse_dialect
 from revops.core.warehouse import WarehouseError, connect, ensure_databases
 from revops.pipelines import loading
 from revops.pipelines.loading import LINEAGE_COLUMNS, VERSION_COLUMN, contract_columns, ensure_table
-from revops.pipelines.runner import OWN_TABLE_DECLARATIONS, TABLE_DECLARATIONS
+from revops.pipelines.runner import OWN_TABLE_DECLARATIONS
+from revops.pipelines.sources import SOURCES
 from revops.quality.quarantine import ensure_quarantine_table
 from tests.cluster.conftest import CLUSTER, SERVER_URL, RecordingClient, warehouse_settings
 
@@ -41,8 +42,10 @@ CREATE_ON_CLUSTER = re.compile(
 
 def declared_schemas() -> Iterator[dlt.Schema]:
     """The raw-table contracts of every source and of revops' own raw tables."""
-    for source, declare in {**TABLE_DECLARATIONS, **OWN_TABLE_DECLARATIONS}.items():
-        schema = dlt.Schema(source)
+    for source in SOURCES:
+        yield source.schema()
+    for name, declare in OWN_TABLE_DECLARATIONS.items():
+        schema = dlt.Schema(name)
         declare(schema)
         yield schema
 

@@ -8,8 +8,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from revops_simulator import SimulatorServer, World
 
+from revops_simulator import SimulatorServer, World
 from tests.support import isolated_warehouse, load_simulated, query, run_dbt
 
 SELECT = ["staging.quickbooks", "staging.xero", "intermediate.accounting"]

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from revops_simulator import Faults, SimulatorServer, World
 
+from revops_simulator import Faults, SimulatorServer, World
 from tests.support import isolated_warehouse, load_simulated, query, run_dbt
 
 AS_OF = date(2026, 10, 14)  # both banks show pending card payments

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
-from revops_simulator import Faults, SimulatorServer, World
 
 from revops.pipelines.runner import ensure_raw_tables
+from revops_simulator import Faults, SimulatorServer, World
 from tests.support import isolated_warehouse, load_simulated, query, run_dbt
 
 SEED, SCALE = 7, 0.25

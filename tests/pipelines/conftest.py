@@ -5,11 +5,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from revops_simulator import Faults, SimulatorServer, World
-from revops_simulator.registry import simulator_registry
 
 from revops.core.warehouse import connect
 from revops.core.workspaces import Workspace
+from revops_simulator import Faults, SimulatorServer, World
+from revops_simulator.registry import simulator_registry
 
 AS_OF = date(2026, 10, 15)
 SCALE = 0.1

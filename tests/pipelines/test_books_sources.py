@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,8 +12,6 @@ from typing import Any
 import pytest
 from dlt.extract.source import DltSource
 from dlt.sources.helpers.rest_client import RESTClient
-from revops_simulator import Faults, SimulatorServer, World
-from revops_simulator.registry import simulator_registry
 
 from revops.core.settings import get_settings
 from revops.core.warehouse import connect
@@ -20,11 +19,14 @@ from revops.core.workspaces import Workspace
 from revops.pipelines.oauth import OAuth2RefreshTokenAuth
 from revops.pipelines.quickbooks import QUICKBOOKS_TABLES, quickbooks_source_for
 from revops.pipelines.quickbooks.settings import ENTITIES
-from revops.pipelines.runner import WorkspaceLoad, load_workspace
+from revops.pipelines.runner import WorkspaceLoad, load
+from revops.pipelines.sources import source_named
 from revops.pipelines.xero import XERO_TABLES, xero_source_for
 from revops.pipelines.xero.settings import ENDPOINTS
+from revops_simulator import Faults, SimulatorServer, World
+from revops_simulator.registry import simulator_registry
 
-SourceFor = Callable[[Workspace], DltSource]
+SourceFor = Callable[[str, Any], DltSource]
 # (source name, registry field, source factory, {raw table: (truth key, provider id field, id column)})
 PROVIDERS: list[tuple[str, SourceFor, dict[str, tuple[str, str, str]]]] = [
     ("quickbooks", quickbooks_source_for, {e.table: (e.name, "Id", "id") for e in ENTITIES}),
@@ -38,7 +40,8 @@ def _workspace(world: World, server: SimulatorServer, provider: str) -> Workspac
 
 
 def _load(world: World, server: SimulatorServer, provider: str, source_for: SourceFor) -> WorkspaceLoad:
-    return load_workspace(provider, _workspace(world, server, provider), source_for)
+    spec = replace(source_named(provider), build=source_for)
+    return load(spec, _workspace(world, server, provider))
 
 
 def _raw(table: str, id_column: str, workspace_id: str) -> dict[str, dict[str, Any]]:
@@ -151,8 +154,8 @@ def test_a_run_failing_after_a_refresh_keeps_the_rotated_refresh_token(
     def crash(row: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("the run dies after its first page")
 
-    def crashing_source(workspace: Workspace) -> DltSource:
-        source = quickbooks_source_for(workspace)
+    def crashing_source(workspace_id: str, account: Any) -> DltSource:
+        source = quickbooks_source_for(workspace_id, account)
         for resource in source.resources.values():
             resource.add_map(crash)
         return source

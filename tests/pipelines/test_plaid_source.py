@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from dlt.extract.source import DltSource
-from revops_simulator import Faults, SimulatorServer, World
-from revops_simulator.registry import simulator_registry
 
 from revops.core.warehouse import connect
 from revops.core.workspaces import Workspace
 from revops.pipelines.plaid import PLAID_TABLES, plaid_source
-from revops.pipelines.runner import load_plaid, load_workspace
+from revops.pipelines.plaid.settings import PlaidAccount
+from revops.pipelines.runner import load
+from revops.pipelines.sources import PLAID, SourceSpec
+from revops_simulator import Faults, SimulatorServer, World
+from revops_simulator.registry import simulator_registry
 
 WORKSPACE = "globex"
 
 
-def _source(world: World, server: SimulatorServer, secret: str | None = None) -> Any:
-    def build(workspace: Workspace) -> DltSource:
-        sim = next(ws for ws in world.workspaces if ws.id == workspace.id)
+def _source(world: World, server: SimulatorServer, secret: str | None = None) -> SourceSpec:
+    def build(workspace_id: str, account: PlaidAccount) -> DltSource:
+        sim = next(ws for ws in world.workspaces if ws.id == workspace_id)
         return plaid_source(
-            workspace_id=workspace.id,
+            workspace_id=workspace_id,
             api_base=server.plaid_base_url,
             client_id=sim.plaid_client_id,
             secret=secret or sim.plaid_secret,
@@ -30,12 +33,12 @@ def _source(world: World, server: SimulatorServer, secret: str | None = None) ->
             page_size=60,  # several pages per update, so pagination is exercised
         )
 
-    return build
+    return replace(PLAID, build=build)
 
 
 def _load(world: World, server: SimulatorServer, secret: str | None = None) -> Any:
-    workspace = Workspace(id=WORKSPACE, name="Globex")
-    return load_workspace("plaid", workspace, _source(world, server, secret))
+    workspace = Workspace(id=WORKSPACE, name="Globex", accounts={"plaid": PlaidAccount()})
+    return load(_source(world, server, secret), workspace)
 
 
 def _transactions() -> dict[str, dict[str, Any]]:
@@ -68,9 +71,9 @@ def _assert_matches_truth(world: World) -> None:
 
 
 def test_full_load_equals_ground_truth(world: World, server: SimulatorServer) -> None:
-    load = _load(world, server)
-    assert load.ok, load.error
-    assert set(load.rows_by_table) == set(PLAID_TABLES)
+    result = _load(world, server)
+    assert result.ok, result.error
+    assert set(result.rows_by_table) == set(PLAID_TABLES)
     _assert_matches_truth(world)
     truth = world.ground_truth(WORKSPACE).bank
     assert truth is not None
@@ -99,8 +102,8 @@ def test_second_run_fetches_only_changes_and_soft_deletes_removed(
     assert server.stats.objects_served[WORKSPACE, "transactions"] == 0
 
     world.advance_to(date(2026, 10, 22))
-    load = _load(world, server)
-    assert load.ok, load.error
+    result = _load(world, server)
+    assert result.ok, result.error
     _assert_matches_truth(world)
     after = _transactions()
     # Pending transactions that posted are soft-deleted and replaced by the posted one (one live row).
@@ -112,15 +115,15 @@ def test_second_run_fetches_only_changes_and_soft_deletes_removed(
         assert len(posted) <= 1
         assert all(not row["is_removed"] and not row["pending"] for row in posted)
     # Only the week's changes were served, not the year again.
-    assert load.rows_by_table["plaid_transactions"] < len(first) / 4
+    assert result.rows_by_table["plaid_transactions"] < len(first) / 4
 
 
 def test_mutation_during_pagination_restarts_from_the_saved_cursor(
     world: World, server: SimulatorServer
 ) -> None:
     server.faults = Faults(plaid_mutation_during_pagination=1)
-    load = _load(world, server)
-    assert load.ok, load.error
+    result = _load(world, server)
+    assert result.ok, result.error
     assert server.stats.statuses[WORKSPACE, 400] == 1
     _assert_matches_truth(world)
     # The cursor saved is the completed update's: a later run adds only what changed since.
@@ -131,16 +134,16 @@ def test_mutation_during_pagination_restarts_from_the_saved_cursor(
 
 def test_transient_errors_are_retried(world: World, server: SimulatorServer) -> None:
     server.faults = Faults(error_rate=0.3, seed=3)
-    load = _load(world, server)
-    assert load.ok, load.error
+    result = _load(world, server)
+    assert result.ok, result.error
     _assert_matches_truth(world)
 
 
 def test_a_bad_secret_fails_fast_naming_the_workspace(world: World, server: SimulatorServer) -> None:
-    load = _load(world, server, secret="wrong")
-    assert not load.ok
-    assert load.error is not None and "'globex'" in load.error and "INVALID_API_KEYS" in load.error
-    assert "wrong" not in load.error
+    result = _load(world, server, secret="wrong")
+    assert not result.ok
+    assert result.error is not None and "'globex'" in result.error and "INVALID_API_KEYS" in result.error
+    assert "wrong" not in result.error
     assert sum(count for (ws, _), count in server.stats.requests.items()) == 1
 
 
@@ -148,7 +151,7 @@ def test_registry_loads_every_workspace_bank(revops_home: object) -> None:
     world = World(seed=3, as_of=date(2026, 10, 15), scale=0.1)
     with SimulatorServer(world) as server:
         loads = [
-            load_plaid(workspace) for workspace in simulator_registry(world, server).with_provider("plaid")
+            load(PLAID, workspace) for workspace in simulator_registry(world, server).with_provider("plaid")
         ]
-    assert [load.workspace_id for load in loads] == ["acme", "globex"]
-    assert all(load.ok and load.rows_by_table["plaid_transactions"] > 0 for load in loads), loads
+    assert [result.workspace_id for result in loads] == ["acme", "globex"]
+    assert all(result.ok and result.rows_by_table["plaid_transactions"] > 0 for result in loads), loads

@@ -6,11 +6,13 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from revops_simulator import Faults, SimulatorServer, World
+from pydantic import SecretStr
 
 from revops.core.warehouse import connect
-from revops.pipelines.runner import load_stripe
+from revops.pipelines.runner import load
+from revops.pipelines.sources import STRIPE
 from revops.pipelines.stripe.settings import ENDPOINTS, INVOICE_LINE_ITEMS_TABLE, SUBSCRIPTION_ITEMS_TABLE
+from revops_simulator import Faults, SimulatorServer, World
 from tests.pipelines.conftest import raw_ids, stripe_workspaces
 
 TABLE_FOR_TRUTH = {
@@ -21,9 +23,9 @@ TABLE_FOR_TRUTH = {
 
 
 def _load_all(world: World, server: SimulatorServer) -> dict[str, dict[str, int]]:
-    loads = [load_stripe(workspace) for workspace in stripe_workspaces(world, server)]
-    assert all(load.ok for load in loads), [load.error for load in loads]
-    return {load.workspace_id: load.rows_by_table for load in loads}
+    loads = [load(STRIPE, workspace) for workspace in stripe_workspaces(world, server)]
+    assert all(result.ok for result in loads), [result.error for result in loads]
+    return {result.workspace_id: result.rows_by_table for result in loads}
 
 
 def _assert_matches_truth(world: World, *, malformed_skipped: bool = False) -> None:
@@ -99,13 +101,15 @@ def test_stays_within_stripe_test_mode_rate_limit(world: World, server: Simulato
 
 
 def test_invalid_api_key_fails_fast_naming_the_workspace(world: World, server: SimulatorServer) -> None:
-    workspace = stripe_workspaces(world, server)[0]
-    assert workspace.stripe is not None
-    workspace.stripe.api_key = type(workspace.stripe.api_key)("sk_test_not_a_real_key_0000")  # type: ignore[misc]
+    original = stripe_workspaces(world, server)[0]
+    account = original.account("stripe")
+    assert account is not None
+    rejected = account.model_copy(update={"api_key": SecretStr("sk_test_not_a_real_key_0000")})
+    workspace = original.model_copy(update={"accounts": {"stripe": rejected}})
     server.stats.reset()
-    load = load_stripe(workspace)
-    assert load.error is not None
-    assert repr(workspace.id) in load.error and "API key" in load.error
+    result = load(STRIPE, workspace)
+    assert result.error is not None
+    assert repr(workspace.id) in result.error and "API key" in result.error
     # Fails fast: a rejected key is not retried.
     assert sum(server.stats.requests.values()) == 1
 

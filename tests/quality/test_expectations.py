@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 from dagster import AssetCheckSeverity
-from revops_simulator import Faults, SimulatorServer, World
 
 from revops.assets.quality import expectation_check_result
 from revops.core.warehouse import connect
 from revops.pipelines.loading import ensure_table
 from revops.pipelines.runner import ensure_raw_tables
 from revops.quality import QUARANTINE_TABLE, RAW_TABLE_RULES, TableValidation, validate_raw_tables
+from revops_simulator import Faults, SimulatorServer, World
 from tests.pipelines.conftest import AS_OF, SCALE
 from tests.support import isolated_warehouse, load_simulated, run_dbt
 

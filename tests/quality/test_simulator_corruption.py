@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from revops.assets.ingestion import no_rejected_stripe_records
+from revops.core.warehouse import connect
+from revops.pipelines.runner import ensure_raw_tables, load
+from revops.pipelines.sources import STRIPE
 from revops_simulator import Faults, SimulatorServer, World
 from revops_simulator.registry import simulator_registry
-
-from revops.assets.ingestion import no_rejected_stripe_records
-from revops.assets.resources import WarehouseResource
-from revops.core.warehouse import connect
-from revops.pipelines.runner import ensure_raw_tables, load_stripe
 from tests.pipelines.conftest import AS_OF, SCALE
 from tests.support import run_dbt
 
@@ -22,7 +21,7 @@ def test_corrupted_records_are_rejected_with_reason_checked_and_absent_downstrea
     world = World(seed=5, as_of=AS_OF, scale=SCALE)
     with SimulatorServer(world, faults=Faults(malformed={"charges": 2, "customers": 1})) as server:
         for workspace in simulator_registry(world, server).with_provider("stripe"):
-            assert load_stripe(workspace).ok
+            assert load(STRIPE, workspace).ok
         truths = {ws.id: world.ground_truth(ws.id) for ws in world.workspaces}
     ensure_raw_tables()
 
@@ -37,7 +36,7 @@ def test_corrupted_records_are_rejected_with_reason_checked_and_absent_downstrea
             assert set(got) == expected
             assert all(reason for reason in got.values())
 
-    check = no_rejected_stripe_records(warehouse=WarehouseResource())
+    check = no_rejected_stripe_records()
     assert not check.passed
     assert check.metadata["rejected_records"].value == sum(
         len(ids) for truth in truths.values() for ids in truth.malformed_ids.values()

@@ -7,13 +7,13 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
-from revops_simulator import World
-from revops_simulator.actions import ActionLog, action_log_path
 from rich.console import Console
 
-from revops.cli.demo import run_demo
 from revops.core.settings import get_settings
+from revops_simulator import World
+from revops_simulator.actions import ActionLog, action_log_path
+from revops_simulator.demo import run_demo
+from revops_simulator.settings import SimulatorSettings
 from tests.support import isolated_warehouse, query
 
 SEED, SCALE = 7, 0.25
@@ -21,19 +21,14 @@ END = date(2026, 10, 20)
 """Both workspaces have a payment failing before 14:00 on the last day (seed 7, scale 0.25)."""
 
 
-def test_two_demo_days_dun_the_new_failures_and_the_warehouse_matches_the_simulator(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_demo_days_dun_the_new_failures_and_the_warehouse_matches_the_simulator(tmp_path: Path) -> None:
     home = tmp_path / "revops"
-    # The demo sets these for the rest of its process; the test restores them.
-    for name in ("REVOPS_DUNNING_POLICIES_DIR", "REVOPS_DUNNING_LINK_SECRET", "DAGSTER_HOME"):
-        monkeypatch.setenv(name, "unset-by-test")
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("REVOPS_SIM_SEED", str(SEED))
-    monkeypatch.setenv("REVOPS_SIM_SCALE", str(SCALE))
+    simulator = SimulatorSettings(seed=SEED, scale=SCALE)
     with isolated_warehouse(home), (tmp_path / "demo.log").open("w") as output:
-        days = run_demo(Console(file=output), 2, END, holdout_share=0.0)
         settings = get_settings()
+        days = run_demo(
+            Console(file=output), 2, END, holdout_share=0.0, settings=settings, simulator=simulator
+        )
         episodes = query("SELECT * FROM marts.fct_failed_payment_episodes WHERE dunning_cohort = 'treatment'")
         log = query("SELECT * FROM raw.dunning_actions ORDER BY recorded_at")
 

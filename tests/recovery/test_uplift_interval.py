@@ -81,7 +81,7 @@ def test_the_model_computes_the_reference_interval(revops_home: Path) -> None:
             "--select",
             "agg_recovery_uplift",
             "--vars",
-            f"{{recovery_as_of: '{as_of}'}}",
+            f"{{as_of: '{as_of}'}}",
         )
         run.assert_ok()
         built = query("SELECT * FROM marts.agg_recovery_uplift WHERE horizon_days = 7")

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+
 from revops_simulator import Faults, GroundTruth, SimulatorServer, World
 
 AS_OF = date(2026, 11, 1)

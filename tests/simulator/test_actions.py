@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import stripe
+
 from revops_simulator import SimulatorServer, World
 from revops_simulator.actions import Action, ActionLog
 from revops_simulator.business.billing import CustomerJourney

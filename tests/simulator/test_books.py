@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+
 from revops_simulator import Faults, SimulatorServer, World
 from revops_simulator.oauth import OAuthClient, TokenError, TokenService
-
 from tests.simulator.conftest import AS_OF
 
 

@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
+
 from revops_simulator import GroundTruth, World
 from revops_simulator.business.declines import HARD, SOFT
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import stripe
+
 from revops_simulator import Faults, SimulatorServer
 from revops_simulator.faults import corrupt
-
 from tests.simulator.conftest import call
 
 

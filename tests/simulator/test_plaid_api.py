@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from revops_simulator import Faults, SimulatorServer, World
 
 SPEC = Path("/work/shared/reference/plaid-openapi-2020-09-14.yml")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 import stripe
+
 from revops_simulator import Faults, GroundTruth, SimulatorServer, World
 from revops_simulator.registry import simulator_registry
 from revops_simulator.stripe import templates
-
 from tests.simulator.conftest import call
 from tests.simulator.test_world import RESOURCE_OBJECTS
 

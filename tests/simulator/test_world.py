@@ -6,9 +6,9 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from revops_simulator import Faults, GroundTruth, World
 from revops_simulator.stripe import templates
-
 from tests.simulator.conftest import AS_OF
 
 RESOURCE_OBJECTS = {

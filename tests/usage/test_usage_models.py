@@ -14,15 +14,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from revops_simulator import SimulatorServer, World
-from revops_simulator.business.clock import day_start
-from revops_simulator.business.usage import METERED_TIERS, graduated_amount
-from revops_simulator.usage.log import TRUTH_METERS
 
 from revops.pipelines.runner import ensure_raw_tables
 from revops.pipelines.usage.helpers import load_meters
 from revops.pipelines.usage.partitions import day_ranges, stale_days
 from revops.pipelines.usage.settings import DEFAULT_METERS_FILE
+from revops_simulator import SimulatorServer, World
+from revops_simulator.business.clock import day_start
+from revops_simulator.business.usage import METERED_TIERS, graduated_amount
+from revops_simulator.usage.log import TRUTH_METERS
 from tests.conftest import SimulatedWarehouse
 from tests.support import isolated_warehouse, load_simulated, query, run_dbt
 

@@ -10,9 +10,6 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-from revops_simulator import SimulatorServer, World
-from revops_simulator.business.usage import METERED_TIERS, Tier, graduated_amount
-from revops_simulator.usage.drops import write_drops
 
 from revops.pipelines.usage.helpers import (
     UsageSourceError,
@@ -21,6 +18,9 @@ from revops.pipelines.usage.helpers import (
     read_drop_file,
     split_valid,
 )
+from revops_simulator import SimulatorServer, World
+from revops_simulator.business.usage import METERED_TIERS, Tier, graduated_amount
+from revops_simulator.usage.drops import write_drops
 
 AS_OF = date(2026, 3, 1)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Protocol
 
 import httpx
 import stripe
@@ -223,6 +224,10 @@ class WebhookAdapter:
 Performer = Callable[[QueueItem, datetime], Outcome]
 
 
+class ActionAdapters(Protocol):
+    def for_action(self, action: str) -> Performer: ...
+
+
 @dataclass(frozen=True)
 class Adapters:
     stripe: StripeAdapter
@@ -237,3 +242,10 @@ class Adapters:
         if action == "webhook":
             return self.webhook.perform
         raise ValueError(f"unknown dunning action {action!r}")
+
+
+class NoOpAdapters:
+    """Adapters that act on nothing and report it done: a live run's decisions without its effects."""
+
+    def for_action(self, action: str) -> Performer:
+        return lambda item, now: Outcome("sent", "preview")

@@ -21,8 +21,10 @@ import stripe
 
 from revops.actions import log
 from revops.actions.adapters import (
+    ActionAdapters,
     Adapters,
     LinkSigner,
+    NoOpAdapters,
     Outcome,
     SmtpAdapter,
     SmtpConfig,
@@ -32,6 +34,7 @@ from revops.actions.adapters import (
 from revops.actions.policy import Policy, QueueItem, decide
 from revops.core.settings import Settings
 from revops.core.workspaces import WorkspaceRegistry
+from revops.pipelines.stripe.settings import StripeAccount
 
 
 @dataclass
@@ -49,9 +52,15 @@ class ExecutionReport:
 
 
 def _record(
-    item: QueueItem, attempt_id: str, outcome: Outcome, is_live: bool, run_id: str, now: datetime
+    actions: log.WarehouseLog,
+    item: QueueItem,
+    attempt_id: str,
+    outcome: Outcome,
+    is_live: bool,
+    run_id: str,
+    now: datetime,
 ) -> None:
-    log.append(
+    actions.append(
         item,
         attempt_id=attempt_id,
         status=outcome.status,
@@ -64,10 +73,15 @@ def _record(
 
 
 def reconcile_pending(
-    adapters: Adapters, now: datetime, run_id: str, kill_switch: bool, report: ExecutionReport
+    actions: log.WarehouseLog,
+    adapters: ActionAdapters,
+    now: datetime,
+    run_id: str,
+    kill_switch: bool,
+    report: ExecutionReport,
 ) -> None:
     """Settle attempts a crashed run left `pending` (the side effect may or may not have happened)."""
-    for attempt in log.latest_attempts().values():
+    for attempt in actions.latest_attempts().values():
         if attempt.status != "pending":
             continue
         item = attempt.pending_item()
@@ -78,22 +92,25 @@ def reconcile_pending(
             outcome = Outcome("skipped", "outcome_unknown", "the run died while sending; never resent")
         else:
             outcome = adapters.for_action(item.action)(item, now)
-        _record(item, attempt.attempt_id, outcome, True, run_id, now)
+        _record(actions, item, attempt.attempt_id, outcome, True, run_id, now)
         report.add(item, outcome.status, outcome.reason)
 
 
 def execute_queue(
     items: Iterable[QueueItem],
     policies: Mapping[str, Policy],
-    adapters: Adapters,
+    adapters: ActionAdapters,
     now: datetime,
     run_id: str,
     kill_switch: bool = False,
+    actions: log.WarehouseLog | None = None,
 ) -> ExecutionReport:
+    """Carry out the due items; `actions` is the log read and written (default: the warehouse's)."""
+    actions = actions or log.WarehouseLog()
     report = ExecutionReport(run_id)
-    reconcile_pending(adapters, now, run_id, kill_switch, report)
-    latest = log.latest_attempts()
-    done_today = {ws: log.done_on_day(policy, policy.local_day(now)) for ws, policy in policies.items()}
+    reconcile_pending(actions, adapters, now, run_id, kill_switch, report)
+    latest = actions.latest_attempts()
+    done_today = {ws: actions.done_on_day(policy, policy.local_day(now)) for ws, policy in policies.items()}
     for item in sorted(items, key=lambda item: (item.workspace_id, item.due_at, item.idempotency_key)):
         previous = latest.get(item.idempotency_key)
         if previous is not None and previous.status in (*log.TERMINAL_STATUSES, "pending"):
@@ -107,11 +124,17 @@ def execute_queue(
             report.add(item, decision.verdict, decision.reason)
             if previous is None or (previous.status, previous.reason) != (decision.verdict, decision.reason):
                 _record(
-                    item, str(uuid.uuid4()), Outcome(decision.verdict, decision.reason), False, run_id, now
+                    actions,
+                    item,
+                    str(uuid.uuid4()),
+                    Outcome(decision.verdict, decision.reason),
+                    False,
+                    run_id,
+                    now,
                 )
             continue
         attempt_id = str(uuid.uuid4())
-        log.append(
+        actions.append(
             item,
             attempt_id=attempt_id,
             status="pending",
@@ -127,7 +150,7 @@ def execute_queue(
         except Exception as exc:  # the effect may have happened: leave it pending for reconciliation
             report.add(item, "pending", f"outcome_unknown: {type(exc).__name__}: {exc}")
             continue
-        _record(item, attempt_id, outcome, True, run_id, now)
+        _record(actions, item, attempt_id, outcome, True, run_id, now)
         report.add(item, outcome.status, outcome.reason)
     return report
 
@@ -135,21 +158,10 @@ def execute_queue(
 def preview_queue(
     items: Iterable[QueueItem], policies: Mapping[str, Policy], now: datetime, kill_switch: bool = False
 ) -> ExecutionReport:
-    """What a run would decide for each item, as if every workspace were live; writes nothing."""
-    report = ExecutionReport("preview")
-    latest = log.latest_attempts()
-    done_today = {ws: log.done_on_day(policy, policy.local_day(now)) for ws, policy in policies.items()}
-    for item in items:
-        previous = latest.get(item.idempotency_key)
-        if previous is not None and previous.status in (*log.TERMINAL_STATUSES, "pending"):
-            continue
-        decision = decide(
-            item, policies.get(item.workspace_id), now, done_today.get(item.workspace_id, 0), kill_switch
-        )
-        if decision.verdict == "execute" or decision.reason == "dry_run":
-            done_today[item.workspace_id] += 1
-        report.add(item, decision.verdict, decision.reason)
-    return report
+    """What a run would do now: the executor itself, with adapters that act on nothing and a log that
+    keeps this run's rows in memory. Items of live workspaces come out `sent`/`preview`; those of dry-run
+    workspaces `deferred`/`dry_run`, as a run records them."""
+    return execute_queue(items, policies, NoOpAdapters(), now, "preview", kill_switch, log.DryRunLog())
 
 
 def stripe_clients(registry: WorkspaceRegistry) -> dict[str, stripe.StripeClient]:
@@ -157,8 +169,8 @@ def stripe_clients(registry: WorkspaceRegistry) -> dict[str, stripe.StripeClient
     dlt's secrets (a key allowed to pay invoices; the loading key may be read-only)."""
     clients = {}
     for workspace in registry.with_provider("stripe"):
-        account = workspace.stripe
-        assert account is not None
+        account = workspace.account("stripe")
+        assert isinstance(account, StripeAccount)
         key = account.api_key.get_secret_value() if account.api_key else None
         key = key or dlt.secrets.get(f"dunning_{workspace.id}.stripe.api_key")
         if key:
@@ -169,14 +181,19 @@ def stripe_clients(registry: WorkspaceRegistry) -> dict[str, stripe.StripeClient
 
 
 def build_adapters(
-    registry: WorkspaceRegistry, settings: Settings, smtp: tuple[str, int] | None = None
+    registry: WorkspaceRegistry,
+    settings: Settings,
+    smtp: tuple[str, int] | None = None,
+    link_secret: bytes | None = None,
 ) -> Adapters:
-    """Adapters configured from settings; `smtp` (host, port) overrides the configured server."""
+    """Adapters configured from settings; `smtp` (host, port) overrides the configured server and
+    `link_secret` the configured link-signing key."""
     host, port = smtp or (settings.smtp_host, settings.smtp_port)
-    secret = settings.dunning_link_secret
+    configured = settings.dunning_link_secret
+    secret = link_secret or (configured.get_secret_value().encode() if configured is not None else None)
     links = (
         LinkSigner(
-            secret.get_secret_value().encode(),
+            secret,
             settings.dunning_link_base_url,
             timedelta(hours=settings.dunning_link_ttl_hours),
         )

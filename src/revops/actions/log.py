@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -119,6 +119,54 @@ def done_on_day(policy: Policy, day: str) -> int:
     }
     with connect() as client:
         return int(client.command(sql, parameters=parameters))
+
+
+class WarehouseLog:
+    """The log as the executor reads and writes it: `raw.dunning_actions`."""
+
+    def latest_attempts(self) -> dict[str, Attempt]:
+        return latest_attempts()
+
+    def done_on_day(self, policy: Policy, day: str) -> int:
+        return done_on_day(policy, day)
+
+    def append(self, item: QueueItem, **row: Any) -> None:
+        append(item, **row)
+
+
+@dataclass
+class DryRunLog(WarehouseLog):
+    """The warehouse's log as it stands, with this run's rows kept in memory instead of written: the
+    executor, run against it with no-op adapters, previews exactly what a run would do."""
+
+    rows: list[tuple[QueueItem, dict[str, Any]]] = field(default_factory=list)
+
+    def latest_attempts(self) -> dict[str, Attempt]:
+        latest = super().latest_attempts()
+        for item, row in self.rows:
+            latest[item.idempotency_key] = Attempt(
+                item.idempotency_key,
+                row["attempt_id"],
+                row["status"],
+                row["reason"],
+                item.action,
+                row["detail"],
+            )
+        return latest
+
+    def done_on_day(self, policy: Policy, day: str) -> int:
+        counted = {
+            item.idempotency_key
+            for item, row in self.rows
+            if item.workspace_id == policy.workspace_id
+            and row["is_live"]
+            and row["status"] in COUNTED_STATUSES
+            and policy.local_day(row["acted_at"]) == day
+        }
+        return super().done_on_day(policy, day) + len(counted)
+
+    def append(self, item: QueueItem, **row: Any) -> None:
+        self.rows.append((item, row))
 
 
 def sync_policies(policies: Iterable[Policy]) -> int:

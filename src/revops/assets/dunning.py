@@ -30,7 +30,7 @@ from revops.actions import log
 from revops.actions.executor import build_adapters, execute_queue
 from revops.actions.policy import Policy, load_policies
 from revops.assets.resources import ProviderAccountsResource
-from revops.core.settings import get_settings
+from revops.core.settings import Settings, get_settings
 from revops.pipelines.runner import ensure_raw_tables
 
 DUNNING_JOB_NAME = "dunning_actions"
@@ -42,6 +42,10 @@ class DunningResource(ConfigurableResource):
 
     policies_dir: str
     kill_switch: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "DunningResource":
+        return cls(policies_dir=str(settings.dunning_policies_dir), kill_switch=settings.dunning_kill_switch)
 
     def policies(self) -> dict[str, Policy]:
         return load_policies(Path(self.policies_dir))
@@ -75,7 +79,7 @@ def carry_out_dunning_queue(
     policies = dunning.policies()
     items = log.read_queue()
     with providers.open_for_actions() as targets:
-        adapters = build_adapters(targets.registry, get_settings(), targets.smtp)
+        adapters = build_adapters(targets.registry, get_settings(), targets.smtp, targets.link_secret)
         report = execute_queue(items, policies, adapters, targets.now, context.run_id, dunning.kill_switch)
     for (workspace, status, reason), count in sorted(report.counts().items()):
         context.log.info(f"{workspace}: {count} {status} ({reason})")
@@ -109,18 +113,10 @@ def dunning_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     return RunRequest(run_key=run_key, tags={"revops/dunning_queue_items": str(len(items))})
 
 
-def dunning_resources() -> dict[str, ConfigurableResource]:
-    settings = get_settings()
-    return {
-        "dunning": DunningResource(
-            policies_dir=str(settings.dunning_policies_dir), kill_switch=settings.dunning_kill_switch
-        )
-    }
-
-
-defs = Definitions(
-    assets=[dunning_policies],
-    jobs=[dunning_actions_job],
-    sensors=[dunning_sensor],
-    resources=dunning_resources(),
-)
+def dunning_definitions(dunning: DunningResource) -> Definitions:
+    return Definitions(
+        assets=[dunning_policies],
+        jobs=[dunning_actions_job],
+        sensors=[dunning_sensor],
+        resources={"dunning": dunning},
+    )

@@ -1,10 +1,18 @@
 """Jobs and schedules: the main job over everything, and one job per source at its own cadence."""
 
-from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
+from collections.abc import Sequence
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+)
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from revops.assets.ingestion import SOURCES, IngestedSource
 from revops.assets.usage import usage_daily_selection
+from revops.pipelines.sources import SourceSpec
 
 MAIN_JOB_NAME = "revops_main"
 
@@ -25,7 +33,7 @@ daily_schedule = ScheduleDefinition(
 )
 
 
-def source_job(source: IngestedSource) -> UnresolvedAssetJobDefinition:
+def source_job(source: SourceSpec) -> UnresolvedAssetJobDefinition:
     """Load one source and rebuild only the models downstream of it."""
     return define_asset_job(
         f"load_{source.name}",
@@ -34,14 +42,17 @@ def source_job(source: IngestedSource) -> UnresolvedAssetJobDefinition:
     )
 
 
-source_jobs = [source_job(source) for source in SOURCES]
-source_schedules = [
-    ScheduleDefinition(
-        name=f"{job.name}_schedule",
-        job=job,
-        cron_schedule=source.cron_schedule,
-        execution_timezone="UTC",
-        default_status=DefaultScheduleStatus.STOPPED,
-    )
-    for source, job in zip(SOURCES, source_jobs, strict=True)
-]
+def job_definitions(sources: Sequence[SourceSpec]) -> Definitions:
+    """The main job and its daily schedule; per source, its job and a schedule at its cadence."""
+    jobs = [source_job(source) for source in sources]
+    schedules = [
+        ScheduleDefinition(
+            name=f"{job.name}_schedule",
+            job=job,
+            cron_schedule=source.cron_schedule,
+            execution_timezone="UTC",
+            default_status=DefaultScheduleStatus.STOPPED,
+        )
+        for source, job in zip(sources, jobs, strict=True)
+    ]
+    return Definitions(jobs=[revops_main_job, *jobs], schedules=[daily_schedule, *schedules])

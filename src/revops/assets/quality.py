@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
 from revops.pipelines.loading import RAW_DATABASE
-from revops.quality import TableValidation, validate_tables
+from revops.quality import TableRules, TableValidation, validate_tables
 
 EXPECTATIONS_CHECK = "expectations"
 
@@ -63,9 +63,9 @@ def expectation_check_result(table: str, outcome: TableValidation | None) -> Ass
     )
 
 
-def expectation_check_results(tables: Iterable[str]) -> Iterator[AssetCheckResult]:
+def expectation_check_results(rules: Iterable[TableRules]) -> Iterator[AssetCheckResult]:
     """Validate each table once (quarantining blocking failures) and report one check result each."""
-    tables = list(tables)
-    outcomes = validate_tables(tables)
-    for table in tables:
-        yield expectation_check_result(table, outcomes.get(table))
+    rules = list(rules)
+    outcomes = validate_tables(rules)
+    for table_rules in rules:
+        yield expectation_check_result(table_rules.table, outcomes.get(table_rules.table))

@@ -1,91 +1,102 @@
-"""Dagster resources: the warehouse and the provider accounts of each workspace."""
+"""Dagster resources: where each workspace's provider accounts are.
+
+`ProviderAccountsResource` is the one interface the assets and jobs use. Production uses
+`RegistryProviders` (the workspace registry file); a provider plug-in — the demo's simulated
+businesses, from the separate revops-simulator distribution — implements the same interface and is
+chosen by name (`REVOPS_PROVIDERS`) where the Definitions are built, the way Dagster's
+`project_fully_featured` swaps a real and a fake client. revops never imports a plug-in's code: it is
+found through its entry point (`revops.core.plugins`).
+"""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
-from clickhouse_connect.driver.client import Client
 from dagster import ConfigurableResource
-from revops_simulator import SimulatorServer, World
-from revops_simulator.actions import ActionLog, action_log_path
-from revops_simulator.mailbox import Mailbox
-from revops_simulator.registry import simulator_registry
 
-from revops.core.settings import get_settings, simulator_clock
-from revops.core.warehouse import connect
-from revops.core.workspaces import WorkspaceRegistry, load_registry
-
-
-class WarehouseResource(ConfigurableResource):
-    """The revops warehouse; `url` None means REVOPS_WAREHOUSE_URL (or the embedded default)."""
-
-    url: str | None = None
-
-    @contextmanager
-    def get_client(self) -> Iterator[Client]:
-        with connect(self.url) as client:
-            yield client
-
-
-class ProviderAccountsResource(ConfigurableResource):
-    """Which workspaces to load and where their providers are.
-
-    With a registry file, the workspaces it names (credentials from env or dlt secrets). Without one,
-    the demo: the simulated businesses, served on 127.0.0.1 for as long as the loading step runs.
-    """
-
-    workspaces_file: str | None = None
-    sim_seed: int = 42
-    sim_scale: float = 1.0
-    sim_as_of: str | None = None
-
-    def simulated_world(self) -> World:
-        """The simulated world, with the actions taken against earlier simulators of it (REVOPS_HOME)."""
-        actions = ActionLog(action_log_path(get_settings().home, self.sim_seed, self.sim_scale))
-        return World(self.sim_seed, simulator_clock(self.sim_as_of), self.sim_scale, actions)
-
-    @contextmanager
-    def open_registry(self) -> Iterator[WorkspaceRegistry]:
-        if self.workspaces_file:
-            yield load_registry(Path(self.workspaces_file))
-            return
-        world = self.simulated_world()
-        with SimulatorServer(world) as server:
-            yield simulator_registry(world, server)
-
-    @contextmanager
-    def open_for_actions(self) -> Iterator[ActionTargets]:
-        """Where dunning acts: the registry's accounts and the configured SMTP server at the wall clock,
-        or the simulator (its Stripe API and its customers' mail server) at the simulator's clock."""
-        if self.workspaces_file:
-            yield ActionTargets(load_registry(Path(self.workspaces_file)), None, datetime.now(UTC))
-            return
-        world = self.simulated_world()
-        with SimulatorServer(world) as server, Mailbox(world) as mailbox:
-            yield ActionTargets(simulator_registry(world, server), (mailbox.host, mailbox.port), world.now)
+from revops.core.plugins import PROVIDERS_GROUP, load_plugin
+from revops.core.settings import REGISTRY_PROVIDERS, ConfigurationError, Settings
+from revops.core.workspaces import WorkspaceRegistry
+from revops.pipelines.sources import load_workspace_registry
 
 
 @dataclass(frozen=True)
 class ActionTargets:
+    """Where dunning acts."""
+
     registry: WorkspaceRegistry
     smtp: tuple[str, int] | None
     """(host, port) replacing the configured SMTP server, or None."""
     now: datetime
     """The business clock actions are decided and stamped at."""
+    link_secret: bytes | None = None
+    """Key signing card-update links, replacing REVOPS_DUNNING_LINK_SECRET (the simulator's own)."""
 
 
-def default_resources() -> dict[str, ConfigurableResource]:
-    settings = get_settings()
-    return {
-        "warehouse": WarehouseResource(url=settings.warehouse_url),
-        "providers": ProviderAccountsResource(
-            workspaces_file=str(settings.workspaces_file) if settings.workspaces_file else None,
-            sim_seed=settings.sim_seed,
-            sim_scale=settings.sim_scale,
-            sim_as_of=settings.sim_as_of,
-        ),
-    }
+class ProviderAccountsResource(ConfigurableResource):
+    """Which workspaces to load, where their providers are, and the providers' clock."""
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The resource as configured by revops' settings (and the plug-in's own, if any)."""
+
+    @abstractmethod
+    def open_registry(self) -> AbstractContextManager[WorkspaceRegistry]:
+        """The workspaces and their accounts, reachable for as long as the block runs."""
+
+    @abstractmethod
+    def open_for_actions(self) -> AbstractContextManager[ActionTargets]:
+        """The accounts dunning acts on, the SMTP server to use and the clock to act at."""
+
+    @abstractmethod
+    def now(self) -> datetime:
+        """The providers' current instant (UTC): what "now" means for their data."""
+
+
+class RegistryProviders(ProviderAccountsResource):
+    """Production: the workspaces of the registry file, at the wall clock; secrets from env or dlt."""
+
+    workspaces_file: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RegistryProviders:
+        if settings.workspaces_file is None:
+            raise ConfigurationError(
+                "REVOPS_WORKSPACES_FILE is not set: revops needs a workspace registry file naming your "
+                "workspaces and their provider accounts (docs/deploy.md); for the demo on simulated "
+                "providers set REVOPS_PROVIDERS=simulated (or run `revops run --demo`)"
+            )
+        return cls(workspaces_file=str(settings.workspaces_file))
+
+    def registry(self) -> WorkspaceRegistry:
+        return load_workspace_registry(Path(self.workspaces_file))
+
+    @contextmanager
+    def open_registry(self) -> Iterator[WorkspaceRegistry]:
+        yield self.registry()
+
+    @contextmanager
+    def open_for_actions(self) -> Iterator[ActionTargets]:
+        yield ActionTargets(self.registry(), None, self.now())
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def providers_from(settings: Settings) -> ProviderAccountsResource:
+    """The provider resource `settings.providers` names: the registry, or an installed plug-in."""
+    if settings.providers == REGISTRY_PROVIDERS:
+        return RegistryProviders.from_settings(settings)
+    plugin = load_plugin(PROVIDERS_GROUP, settings.providers, setting="REVOPS_PROVIDERS")
+    if not (isinstance(plugin, type) and issubclass(plugin, ProviderAccountsResource)):
+        raise ConfigurationError(
+            f"REVOPS_PROVIDERS={settings.providers!r}: the plug-in is not a ProviderAccountsResource"
+        )
+    return plugin.from_settings(settings)

@@ -1,12 +1,14 @@
 """Transformation assets: the dbt project, its models as assets and its tests as asset checks."""
 
+import json
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Definitions
+from dagster import AssetExecutionContext, AssetKey, Config, Definitions
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
 
 from revops.core.paths import DBT_PROJECT_DIR
 from revops.pipelines.runner import ensure_raw_tables
@@ -32,6 +34,19 @@ class RevopsDbtTranslator(DagsterDbtTranslator):
         )
 
 
+class DbtBuildConfig(Config):
+    as_of: str | None = Field(
+        default=None,
+        description="The instant every model of this build measures against, UTC 'YYYY-MM-DD HH:MM:SS' "
+        "(the dbt var `as_of`); default: the moment the build starts.",
+    )
+
+
+def dbt_build_run_config(as_of: str) -> dict[str, Any]:
+    """Run config pinning the dbt build of a run to `as_of`."""
+    return {"ops": {"revops_dbt_models": {"config": {"as_of": as_of}}}}
+
+
 @dbt_assets(
     manifest=revops_dbt_project.manifest_path,
     project=revops_dbt_project,
@@ -39,10 +54,13 @@ class RevopsDbtTranslator(DagsterDbtTranslator):
     # Day-partitioned usage models have their own assets and job (assets/usage.py).
     exclude="tag:usage_daily",
 )
-def revops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def revops_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+) -> Iterator[Any]:
     # Models over a source no workspace has configured build empty instead of failing.
     ensure_raw_tables()
-    yield from dbt.cli(["build"], context=context).stream()
+    pinned = ["--vars", json.dumps({"as_of": config.as_of})] if config.as_of else []
+    yield from dbt.cli(["build", *pinned], context=context).stream()
 
 
 defs = Definitions(

@@ -1,8 +1,7 @@
-"""`revops`: run the pipeline, query the warehouse, inspect it, serve the simulator."""
+"""`revops`: run the pipeline, query the warehouse, inspect it; plug-ins add commands (`demo`, `sim`)."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -10,65 +9,47 @@ from rich.console import Console
 
 from revops.cli.api_keys import app as api_keys_app
 from revops.cli.output import OutputFormat, render
-from revops.core.settings import get_settings
+from revops.core.plugins import CLI_GROUP, plugins
+from revops.core.settings import REGISTRY_PROVIDERS, ConfigurationError, get_settings
 
 app = typer.Typer(help="revops: Stripe, bank and books in one ClickHouse warehouse.", no_args_is_help=True)
-sim_app = typer.Typer(help="The simulated providers used by the demo and the tests.", no_args_is_help=True)
-app.add_typer(sim_app, name="sim")
 app.add_typer(api_keys_app, name="api-keys")
 console = Console()
 errors = Console(stderr=True)
 
-SimAsOf = Annotated[str | None, typer.Option(help="Simulator clock, YYYY-MM-DD (default: today, UTC).")]
-SimScale = Annotated[
-    float | None, typer.Option(help="Simulated business size (1.0 ≈ 250 customers per workspace).")
-]
-SimSeed = Annotated[int | None, typer.Option(help="Simulator seed.")]
-
-
-def _override_simulator(as_of: str | None, scale: float | None, seed: int | None) -> None:
-    """Command-line options win over REVOPS_SIM_*; settings are read once, after this."""
-    for name, value in (("REVOPS_SIM_AS_OF", as_of), ("REVOPS_SIM_SCALE", scale), ("REVOPS_SIM_SEED", seed)):
-        if value is not None:
-            os.environ[name] = str(value)
-    get_settings.cache_clear()
+DEMO_PROVIDERS = "simulated"
+"""The provider plug-in `revops run --demo` uses (the revops-simulator distribution)."""
 
 
 @app.command()
-def run(as_of: SimAsOf = None, scale: SimScale = None, seed: SimSeed = None) -> None:
+def run(
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Load the simulated businesses (REVOPS_PROVIDERS=simulated) instead of the registry.",
+        ),
+    ] = False,
+) -> None:
     """Run the main job (load every source for every workspace, build and test the models)."""
     from revops.cli.running import print_summary, run_main_job
 
-    _override_simulator(as_of, scale, seed)
     settings = get_settings()
-    source = f"registry {settings.workspaces_file}" if settings.workspaces_file else "the simulated providers"
+    if demo:
+        settings = settings.model_copy(update={"providers": DEMO_PROVIDERS})
+    source = (
+        f"registry {settings.workspaces_file}"
+        if settings.providers == REGISTRY_PROVIDERS
+        else f"the {settings.providers} providers"
+    )
     console.print(f"revops run: {source} → {settings.resolved_warehouse_url.split('@')[-1]}")
-    outcome = run_main_job(console)
-    print_summary(console, outcome)
+    try:
+        outcome = run_main_job(console, settings)
+    except ConfigurationError as error:
+        typer.secho(f"revops run: {error}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    print_summary(console, outcome, settings)
     raise typer.Exit(0 if outcome.success else 1)
-
-
-@app.command()
-def demo(
-    days: Annotated[int, typer.Option(min=1, help="Simulated days to run, ending on the clock's day.")] = 30,
-    as_of: SimAsOf = None,
-    scale: SimScale = None,
-    seed: SimSeed = None,
-    holdout_share: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="Share of customers held out of dunning.")
-    ] = 0.5,
-) -> None:
-    """Simulate N days of failed payments and dunning, day by day (load, recovery models, sensor, actions)."""
-    from datetime import date as date_type
-
-    from revops.cli.demo import print_demo_summary, run_demo
-
-    _override_simulator(as_of, scale, seed)
-    settings = get_settings()
-    end = date_type.fromisoformat(as_of) if as_of else settings.sim_clock
-    console.print(f"revops demo: {days} days to {end}, scale {settings.sim_scale}, into {settings.home}")
-    run_demo(console, days, end, holdout_share)
-    print_demo_summary(console)
 
 
 @app.command()
@@ -122,36 +103,14 @@ def status() -> None:
     console.print(table if statuses else "The warehouse is empty: run `revops run` first.")
 
 
-@sim_app.command("serve")
-def sim_serve(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
-    as_of: SimAsOf = None,
-    scale: SimScale = None,
-    seed: SimSeed = None,
-    rate_limit: Annotated[
-        float | None, typer.Option(help="Requests per second per API key before 429.")
-    ] = None,
-    error_rate: Annotated[float, typer.Option(help="Share of requests answered with a 5xx.")] = 0.0,
-) -> None:
-    """Serve the simulated providers until interrupted."""
-    import threading
+def add_plugin_commands(cli: typer.Typer) -> None:
+    """Commands installed plug-ins register under `revops.cli` (the simulator's `demo` and `sim`)."""
+    for entry in plugins(CLI_GROUP):
+        command = entry.load()
+        if isinstance(command, typer.Typer):
+            cli.add_typer(command, name=entry.name)
+        else:
+            cli.command(name=entry.name)(command)
 
-    from revops_simulator import Faults, SimulatorServer, World
-    from revops_simulator.actions import ActionLog, action_log_path
-    from revops_simulator.mailbox import Mailbox
 
-    _override_simulator(as_of, scale, seed)
-    settings = get_settings()
-    # The actions taken against this world before (dunning), kept under REVOPS_HOME.
-    actions = ActionLog(action_log_path(settings.home, settings.sim_seed, settings.sim_scale))
-    world = World(settings.sim_seed, settings.sim_clock, settings.sim_scale, actions)
-    faults = Faults(rate_limit_per_s=rate_limit, error_rate=error_rate)
-    with SimulatorServer(world, faults=faults, port=port) as server, Mailbox(world) as mailbox:
-        console.print(f"Simulated providers at {server.base_url} (clock {world.now:%Y-%m-%d %H:%M} UTC)")
-        console.print(f"  customers' mail server: SMTP {mailbox.host}:{mailbox.port}")
-        for workspace in world.workspaces:
-            console.print(f"  {workspace.id}: Stripe {server.stripe_base_url} key {workspace.stripe_api_key}")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            console.print("stopped")
+add_plugin_commands(app)

@@ -1,21 +1,25 @@
-"""`revops run`: the Dagster main job, executed in this process, with progress and a summary."""
+"""`revops run`: the Dagster jobs, executed in this process against the persistent instance, with
+progress and a summary: the main job, then the usage job for each range of days whose events changed."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from revops.core.dbt import run_in_child
 from revops.core.paths import DAGSTER_INSTANCE_CONFIG
-from revops.core.settings import get_settings
+from revops.core.settings import Settings
 from revops.core.warehouse import connect
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, Definitions
 
 POLL_INTERVAL_S = 0.5
 
@@ -39,13 +43,15 @@ class RunOutcome:
     errors: list[str] = field(default_factory=list)
 
 
-def prepare_dagster_home() -> Path:
-    """A persistent instance under REVOPS_HOME with the shipped dagster.yaml, so runs show in the UI."""
-    home = get_settings().dagster_home
+def dagster_instance(settings: Settings) -> DagsterInstance:
+    """The persistent instance under REVOPS_HOME with the shipped dagster.yaml (`make dev` opens the same
+    one), so runs show in the UI."""
+    from dagster import DagsterInstance
+
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DAGSTER_INSTANCE_CONFIG, home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
+    return DagsterInstance.from_config(str(home))
 
 
 def parse_dbt_project() -> None:
@@ -56,13 +62,14 @@ def parse_dbt_project() -> None:
 
 
 class _ProgressPrinter(threading.Thread):
-    """Prints step and asset events of a run as they land in the instance's event log."""
+    """Prints step and asset events of a run as they land in the instance's event log (reading only
+    the records after the last one it printed)."""
 
-    def __init__(self, instance, run_id: str, console: Console) -> None:
+    def __init__(self, instance: DagsterInstance, run_id: str, console: Console) -> None:
         super().__init__(daemon=True)
         self.instance, self.run_id, self.console = instance, run_id, console
         self.stop_event = threading.Event()
-        self._seen = 0
+        self._cursor: str | None = None
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -70,8 +77,10 @@ class _ProgressPrinter(threading.Thread):
             self.stop_event.wait(POLL_INTERVAL_S)
 
     def flush(self) -> None:
-        records = self.instance.all_logs(self.run_id)
-        for record in records[self._seen :]:
+        connection = self.instance.get_records_for_run(self.run_id, cursor=self._cursor)
+        self._cursor = connection.cursor
+        for log_record in connection.records:
+            record = log_record.event_log_entry
             event = record.dagster_event
             if event is None:
                 continue
@@ -89,7 +98,6 @@ class _ProgressPrinter(threading.Thread):
                 evaluation = event.event_specific_data
                 key = "/".join(evaluation.asset_key.path)
                 self.console.print(f"  [yellow]check failed[/yellow] {key}: {evaluation.check_name}")
-        self._seen = len(records)
 
 
 def _row_counts(keys: list[list[str]]) -> dict[tuple[str, ...], int]:
@@ -108,39 +116,70 @@ def _row_counts(keys: list[list[str]]) -> dict[tuple[str, ...], int]:
     return counts
 
 
-def run_main_job(console: Console) -> RunOutcome:
-    from dagster import DagsterEventType, DagsterInstance
+def execute_job(
+    instance: DagsterInstance,
+    defs: Definitions,
+    job_name: str,
+    *,
+    console: Console | None = None,
+    run_config: dict[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> tuple[bool, str]:
+    """Run one job of `defs` in this process (with live progress on `console`); (success, run id)."""
     from dagster._core.utils import make_new_run_id
 
-    prepare_dagster_home()
-    parse_dbt_project()
-    from revops.assets.definitions import defs
-    from revops.assets.jobs import MAIN_JOB_NAME
-
-    job = defs.resolve_job_def(MAIN_JOB_NAME)
-    instance = DagsterInstance.get()
+    job = defs.resolve_job_def(job_name)
     run_id = make_new_run_id()
-    printer = _ProgressPrinter(instance, run_id, console)
-    started = time.monotonic()
-    printer.start()
+    printer = _ProgressPrinter(instance, run_id, console) if console is not None else None
+    if printer is not None:
+        printer.start()
     try:
         result = job.execute_in_process(
             instance=instance,
             run_id=run_id,
             raise_on_error=False,
-            # The progress printer replaces Dagster's verbose console log; errors still surface.
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            # Progress (or the caller's summary) replaces Dagster's verbose console log; errors surface.
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}, **(run_config or {})},
+            tags=tags,
         )
     finally:
-        printer.stop_event.set()
-        printer.join()
-        printer.flush()
-    usage_errors = recompute_stale_usage_days(console) if result.success else []
-    outcome = RunOutcome(result.success and not usage_errors, run_id, time.monotonic() - started)
-    outcome.errors += usage_errors
+        if printer is not None:
+            printer.stop_event.set()
+            printer.join()
+            printer.flush()
+    return result.success, run_id
+
+
+def run_main_job(console: Console, settings: Settings) -> RunOutcome:
+    """The main job, then the usage job for every range of days whose events changed (late deliveries
+    included), each a Dagster run of the Definitions `settings` configure."""
+    from dagster import DagsterEventType
+
+    from revops.assets.definitions import build_definitions
+    from revops.assets.jobs import MAIN_JOB_NAME
+    from revops.assets.resources import providers_from
+    from revops.assets.usage import USAGE_JOB_NAME, stale_usage_run_requests
+
+    providers = providers_from(settings)  # a configuration error stops the run before any work
+    instance = dagster_instance(settings)
+    parse_dbt_project()
+    defs = build_definitions(settings, providers=providers)
+    started = time.monotonic()
+    success, run_id = execute_job(instance, defs, MAIN_JOB_NAME, console=console)
+    run_ids = [run_id]
+    if success:
+        # Computed after the main job loaded the day's events; each request is one range of days.
+        for request in stale_usage_run_requests():
+            success, usage_run = execute_job(
+                instance, defs, USAGE_JOB_NAME, console=console, tags=request.tags
+            )
+            run_ids.append(usage_run)
+            if not success:
+                break
+    outcome = RunOutcome(success, run_id, time.monotonic() - started)
     step_seconds: dict[str, float] = {}
     step_started: dict[str, float] = {}
-    for record in instance.all_logs(run_id):
+    for record in (record for run in run_ids for record in instance.all_logs(run)):
         event = record.dagster_event
         if event is None or not event.step_key:
             continue
@@ -165,6 +204,8 @@ def run_main_job(console: Console) -> RunOutcome:
                 outcome.failed_checks.append(
                     f"{'/'.join(evaluation.asset_key.path)}: {evaluation.check_name}"
                 )
+    # A partitioned asset materializes once per day; the summary shows it once.
+    outcome.assets = list({tuple(asset.key): asset for asset in outcome.assets}.values())
     for asset in outcome.assets:
         # Assets materialized together by one step (the raw tables) share that step's duration.
         asset.seconds = asset.seconds if asset.seconds is not None else step_seconds.get(asset.step_key)
@@ -174,32 +215,7 @@ def run_main_job(console: Console) -> RunOutcome:
     return outcome
 
 
-def recompute_stale_usage_days(console: Console) -> list[str]:
-    """Bring the day-partitioned usage models up to date: rebuild, with dbt, each range of consecutive
-    days whose events changed since they were aggregated (late deliveries included); errors, if any.
-
-    The same models and vars as the `usage_daily` Dagster job and its sensor (assets/usage.py), run
-    directly: a ranged Dagster run records a materialization per model per day, thousands on a first
-    run, which would make `revops run` take minutes longer.
-    """
-    import json
-
-    from revops.pipelines.usage.partitions import day_ranges, stale_days
-
-    errors = []
-    for first, last in day_ranges(stale_days()):
-        console.print(f"[cyan]▶[/cyan] usage days {first} to {last}")
-        days = json.dumps({"usage_start_date": first.isoformat(), "usage_end_date": last.isoformat()})
-        completed = run_in_child("build", "--select", "tag:usage_daily", "--vars", days, "--quiet")
-        if completed.returncode != 0:
-            console.print(f"[red]✗[/red] usage days {first} to {last}")
-            errors.append(f"usage days {first} to {last}: {completed.stdout.strip()[-2000:]}")
-        else:
-            console.print(f"[green]✓[/green] usage days {first} to {last}")
-    return errors
-
-
-def print_summary(console: Console, outcome: RunOutcome) -> None:
+def print_summary(console: Console, outcome: RunOutcome, settings: Settings) -> None:
     table = Table("Asset", "Rows", "Seconds", title=f"revops run {outcome.run_id[:8]}", header_style="bold")
     for asset in sorted(outcome.assets, key=lambda a: a.key):
         table.add_row(
@@ -214,36 +230,32 @@ def print_summary(console: Console, outcome: RunOutcome) -> None:
     for error in outcome.errors:
         console.print(f"[red]error:[/red] {error}")
     # The queue is previewed even when an unrelated step failed: it is whatever the last build left.
-    print_dunning_preview(console)
+    print_dunning_preview(console, settings)
     verdict = "[green]succeeded[/green]" if outcome.success else "[red]failed[/red]"
     console.print(f"Run {verdict} in {outcome.elapsed_s:.1f}s")
 
 
-def print_dunning_preview(console: Console) -> None:
-    """What the dunning job would do with the queue just built (dry run: nothing is sent or logged)."""
+def print_dunning_preview(console: Console, settings: Settings) -> None:
+    """What the dunning job would do with the queue just built, now (the providers' clock: the
+    simulator's, or the wall clock for real accounts) — the executor with no-op adapters: nothing is
+    sent or logged."""
     from collections import Counter
-    from datetime import UTC, datetime
-
-    from revops_simulator.business.clock import to_datetime
-    from revops_simulator.world import clock_of
 
     from revops.actions.executor import preview_queue
     from revops.actions.log import read_queue
     from revops.actions.policy import PolicyError, load_policies
+    from revops.assets.resources import providers_from
 
-    settings = get_settings()
-    # Actions are decided at the providers' clock: the simulator's, or the wall clock for real accounts.
-    now = datetime.now(UTC) if settings.workspaces_file else to_datetime(clock_of(settings.sim_clock))
+    now = providers_from(settings).now()
     try:
         policies = load_policies(settings.dunning_policies_dir)
     except PolicyError as error:
         console.print(f"[red]dunning policy:[/red] {error}")
         return
     report = preview_queue(read_queue(), policies, now, settings.dunning_kill_switch)
-    acting = {("execute", "due"), ("deferred", "dry_run")}
     decisions = Counter(
-        (item.workspace_id, item.action, "would act" if (verdict, reason) in acting else reason)
-        for item, verdict, reason in report.results
+        (item.workspace_id, item.action, "would act" if status == "sent" or reason == "dry_run" else reason)
+        for item, status, reason in report.results
     )
     live = sorted(ws for ws, policy in policies.items() if policy.live)
     mode = f"live for {', '.join(live)}" if live else "dry run everywhere"

@@ -1,6 +1,5 @@
 """The one place revops reads its environment (`REVOPS_*` variables, or a `.env` file)."""
 
-from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -8,6 +7,13 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from revops.core.paths import REPO_ROOT
+
+REGISTRY_PROVIDERS = "registry"
+"""`providers` for production: the workspace registry file."""
+
+
+class ConfigurationError(ValueError):
+    """revops is configured in a way it cannot run with; the message is one line naming the setting."""
 
 
 class Settings(BaseSettings):
@@ -30,13 +36,17 @@ class Settings(BaseSettings):
     warehouse_lock_timeout_s: float = Field(
         default=120.0, description="How long to wait for another process holding the embedded warehouse."
     )
+    providers: str = Field(
+        default=REGISTRY_PROVIDERS,
+        description="Where the workspaces' provider accounts come from: `registry` (the workspace registry "
+        "file, production) or the name of an installed provider plug-in (`simulated`: the demo's "
+        "simulated businesses, from the revops-simulator distribution).",
+    )
     workspaces_file: Path | None = Field(
         default=None,
-        description="TOML registry of workspaces and their provider credentials; none means the simulator.",
+        description="TOML registry of workspaces and their provider accounts (docs/deploy.md); required "
+        "when `providers` is `registry`.",
     )
-    sim_seed: int = 42
-    sim_scale: float = 1.0
-    sim_as_of: str | None = Field(default=None, description="Simulator clock (YYYY-MM-DD); default today.")
     stripe_resync_days: int = Field(
         default=7, description="Days between full re-syncs of mutable Stripe objects."
     )
@@ -92,13 +102,15 @@ class Settings(BaseSettings):
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("workspaces_file", "warehouse_url", "warehouse_cluster", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `FOO=` in a compose file or .env means "not set", not the path "." or the URL "".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def resolved_warehouse_url(self) -> str:
         return self.warehouse_url or f"chdb://{self.home / 'warehouse'}"
-
-    @property
-    def sim_clock(self) -> date:
-        return simulator_clock(self.sim_as_of)
 
     @property
     def dlt_pipelines_dir(self) -> Path:
@@ -107,15 +119,6 @@ class Settings(BaseSettings):
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
-
-
-def simulator_clock(as_of: str | None) -> date:
-    """The simulated providers' date: the given one, or today in UTC. An instant (`YYYY-MM-DDTHH:MM`, UTC)
-    gives a datetime (a `date` too): the simulator's clock stops there instead of at the day's end."""
-    if as_of and "T" in as_of:
-        moment = datetime.fromisoformat(as_of)
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
 
 
 @lru_cache

@@ -39,6 +39,7 @@ from pydantic import SecretStr
 from requests import PreparedRequest, Response
 
 from revops.core.settings import get_settings
+from revops.core.workspaces import Account
 from revops.pipelines.errors import SourceError
 
 EXPIRY_MARGIN = 0.9
@@ -231,3 +232,13 @@ class OAuth2RefreshTokenAuth(OAuth2AuthBase):
 def _token_session() -> Any:
     """dlt's retrying session (5xx, 429, connection errors) without raising on 4xx: the body says why."""
     return dlt_requests.Client(raise_for_status=False).session
+
+
+class OAuthAccount(Account):
+    """An OAuth2 connection to an accounting API; refresh tokens rotate on every refresh."""
+
+    api_base: str
+    token_url: str
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None

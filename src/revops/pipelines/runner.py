@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import dlt
@@ -20,7 +20,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from revops.core.settings import get_settings
 from revops.core.warehouse import connect
 from revops.core.workspaces import Workspace
-from revops.pipelines import dunning, plaid, quickbooks, stripe, usage, xero
+from revops.pipelines import dunning
 from revops.pipelines.errors import SourceError
 from revops.pipelines.loading import (
     PIPELINE_STATE_TABLE,
@@ -28,9 +28,8 @@ from revops.pipelines.loading import (
     clickhouse_destination,
     ensure_declared_tables,
 )
+from revops.pipelines.sources import SOURCES, SourceSpec
 
-# dlt would otherwise report usage to its vendor; revops talks only to the providers it loads.
-dlt.config["runtime.dlthub_telemetry"] = False
 # Stripe objects have many fields that are null in every row so far; dlt warns about each of them.
 logging.getLogger("dlt").setLevel(logging.ERROR)
 
@@ -116,71 +115,34 @@ def _explain(source: str, workspace_id: str, exc: BaseException) -> str:
     return f"workspace {workspace_id!r}: {type(exc).__name__}: {exc}"
 
 
-SourceFactory = Callable[[Workspace], DltSource]
-
-
-def load_workspace(source: str, workspace: Workspace, build_source: SourceFactory) -> WorkspaceLoad:
+def load(source: SourceSpec, workspace: Workspace) -> WorkspaceLoad:
     """Run `source`'s pipeline for one workspace; failures are reported, never raised."""
     started = time.monotonic()
-    result = WorkspaceLoad(workspace.id, source)
+    result = WorkspaceLoad(workspace.id, source.name)
     try:
+        account = workspace.account(source.name)
+        if account is None:
+            raise SourceError(f"workspace {workspace.id!r} has no {source.name} account")
         # The pipeline is created first so that dlt resolves the source's secrets in its section.
-        pipeline = _pipeline_matching_warehouse(source, workspace.id)
-        result.rows_by_table = run_pipeline(pipeline, build_source(workspace))
+        pipeline = _pipeline_matching_warehouse(source.name, workspace.id)
+        result.rows_by_table = run_pipeline(pipeline, source.source_for(workspace.id, account))
     except Exception as exc:
-        result.error = _explain(source, workspace.id, exc)
+        result.error = _explain(source.name, workspace.id, exc)
     result.elapsed_s = time.monotonic() - started
     return result
 
 
-def _stripe_source_for(workspace: Workspace) -> DltSource:
-    account = workspace.stripe
-    assert account is not None
-    secrets = {"api_key": account.api_key.get_secret_value()} if account.api_key else {}
-    return stripe.stripe_source(
-        workspace_id=workspace.id,
-        api_base=account.api_base,
-        resync_days=get_settings().stripe_resync_days,
-        **secrets,
-    )
-
-
-def load_stripe(workspace: Workspace) -> WorkspaceLoad:
-    return load_workspace("stripe", workspace, _stripe_source_for)
-
-
-def load_plaid(workspace: Workspace) -> WorkspaceLoad:
-    return load_workspace("plaid", workspace, plaid.plaid_source_for)
-
-
-def load_quickbooks(workspace: Workspace) -> WorkspaceLoad:
-    return load_workspace("quickbooks", workspace, quickbooks.quickbooks_source_for)
-
-
-def load_xero(workspace: Workspace) -> WorkspaceLoad:
-    return load_workspace("xero", workspace, xero.xero_source_for)
-
-
-def load_usage(workspace: Workspace) -> WorkspaceLoad:
-    return load_workspace("usage", workspace, usage.usage_source_for)
-
-
-# Every source's raw-table contracts, so models over a source nobody has configured still build (empty).
-TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {
-    "stripe": stripe.declare_tables,
-    "plaid": plaid.declare_tables,
-    "quickbooks": quickbooks.declare_tables,
-    "xero": xero.declare_tables,
-    "usage": usage.declare_tables,
-}
 # Raw tables revops writes itself (not provider data, so quality/ does not validate them).
 OWN_TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {"dunning": dunning.declare_tables}
 
 
-def ensure_raw_tables() -> None:
-    """Create every source's declared raw tables that do not exist yet (run before dbt)."""
+def ensure_raw_tables(sources: Sequence[SourceSpec] = SOURCES) -> None:
+    """Create every declared raw table that does not exist yet (run before dbt), so models over a source
+    nobody has configured still build, empty."""
     with connect() as client:
-        for source, declare in {**TABLE_DECLARATIONS, **OWN_TABLE_DECLARATIONS}.items():
-            schema = dlt.Schema(source)
+        for source in sources:
+            ensure_declared_tables(client, source.schema())
+        for name, declare in OWN_TABLE_DECLARATIONS.items():
+            schema = dlt.Schema(name)
             declare(schema)
             ensure_declared_tables(client, schema)

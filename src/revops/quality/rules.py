@@ -1,22 +1,19 @@
 """What each raw table must satisfy, derived once from the sources' declared contracts.
 
-Nothing here is written per table: every declared raw table (`pipelines.runner.TABLE_DECLARATIONS`)
-gets its key, currency, money and time rules from its declared columns and their dlt types; the
-only per-provider knowledge is the currency case each provider sends and the money columns a
-provider guarantees are never negative.
+Nothing here is written per table: every raw table a registered source declares
+(`revops.pipelines.sources`) gets its key, currency, money and time rules from its declared columns and
+their dlt types; the per-provider knowledge (the currency case it sends, whether amounts are minor
+units, the money columns it guarantees are never negative) is part of the source's declaration.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import dlt
-
 from revops.pipelines.loading import LINEAGE_COLUMNS, VERSION_COLUMN
-from revops.pipelines.runner import TABLE_DECLARATIONS
-from revops.pipelines.stripe.settings import ENDPOINTS
+from revops.pipelines.sources import SOURCES, SourceSpec
 
 TENANT = "workspace_id"
 TIME_FLOOR = "2000-01-01"
@@ -28,35 +25,11 @@ MAX_MINOR_UNITS = 10**12
 MAX_MAJOR_UNITS = 10**10
 """Largest plausible amount in major units (Plaid's, QuickBooks' and Xero's decimals)."""
 
-CURRENCY_CASE: Mapping[str, str] = {
-    "stripe": "lower",
-    "plaid": "upper",
-    "quickbooks": "upper",
-    "xero": "upper",
-}
 # Currency code columns by name; QuickBooks nests its code in a JSON reference (`{"value": "USD"}`).
 _CURRENCY_COLUMNS = ("currency", "iso_currency_code", "currency_code", "default_currency")
 _CURRENCY_JSON_COLUMNS = ("currency_ref",)
 _MONEY_NAME = re.compile(r"(^|_)(amount|amounts|amt|total|subtotal|balance|tax)(_|$)")
 _NOT_MONEY = re.compile(r"(^|_)(count|rate|date|type|types|id)(_|$)")
-
-# Money columns the provider documents as never negative (credits and refunds are their own objects).
-NON_NEGATIVE: Mapping[str, frozenset[str]] = {
-    "stripe_charges": frozenset({"amount", "amount_captured", "amount_refunded"}),
-    "stripe_payment_intents": frozenset({"amount", "amount_received"}),
-    "stripe_refunds": frozenset({"amount"}),
-    "stripe_disputes": frozenset({"amount"}),
-    "stripe_prices": frozenset({"unit_amount"}),
-    "stripe_invoices": frozenset({"amount_due", "amount_paid", "amount_remaining"}),
-    "stripe_invoice_payments": frozenset({"amount_paid", "amount_requested"}),
-    "qbo_invoices": frozenset({"total_amt", "balance"}),
-    "qbo_payments": frozenset({"total_amt", "unapplied_amt"}),
-    "xero_invoices": frozenset({"total", "amount_due", "amount_paid", "amount_credited"}),
-    "xero_payments": frozenset({"amount"}),
-}
-_STRIPE_MONEY = {endpoint.table: frozenset(endpoint.money_fields) for endpoint in ENDPOINTS}
-_STRIPE_EPOCH_COLUMNS = ("created",)
-"""Stripe timestamps are Unix seconds in bigint columns; `created` is on every object."""
 
 
 @dataclass(frozen=True)
@@ -78,15 +51,15 @@ class TableRules:
     """Date/timestamp typed columns (the fetch time included)."""
 
 
-def _is_money(table: str, name: str, data_type: str) -> bool:
+def _is_money(source: SourceSpec, table: str, name: str, data_type: str) -> bool:
     if data_type not in ("bigint", "decimal"):
         return False
-    return name in _STRIPE_MONEY.get(table, ()) or bool(
+    return name in source.money_columns.get(table, ()) or bool(
         _MONEY_NAME.search(name) and not _NOT_MONEY.search(name)
     )
 
 
-def _rules(source: str, table: str, columns: Mapping[str, Mapping[str, object]]) -> TableRules:
+def _rules(source: SourceSpec, table: str, columns: Mapping[str, Mapping[str, object]]) -> TableRules:
     key = next(name for name, column in columns.items() if column.get("primary_key") and name != TENANT)
     types = {name: str(column.get("data_type")) for name, column in columns.items()}
     currencies = {name: (name, name) for name in _CURRENCY_COLUMNS if types.get(name) == "text"}
@@ -97,29 +70,25 @@ def _rules(source: str, table: str, columns: Mapping[str, Mapping[str, object]])
     }
     own = {name: t for name, t in types.items() if name not in LINEAGE_COLUMNS}
     return TableRules(
-        source=source,
+        source=source.name,
         table=table,
         key=key,
         columns=types,
         currency_columns=currencies,
-        currency_case=CURRENCY_CASE.get(source, "upper"),
-        money_columns=tuple(name for name, t in own.items() if _is_money(table, name, t)),
-        minor_units=source == "stripe",
-        non_negative=NON_NEGATIVE.get(table, frozenset()),
-        epoch_columns=tuple(
-            c for c in _STRIPE_EPOCH_COLUMNS if source == "stripe" and own.get(c) == "bigint"
-        ),
+        currency_case=source.currency_case,
+        money_columns=tuple(name for name, t in own.items() if _is_money(source, table, name, t)),
+        minor_units=source.minor_units,
+        non_negative=source.non_negative.get(table, frozenset()),
+        epoch_columns=tuple(c for c in source.epoch_columns if own.get(c) == "bigint"),
         time_columns=(VERSION_COLUMN, *(name for name, t in own.items() if t in ("date", "timestamp"))),
     )
 
 
-def declared_rules() -> dict[str, TableRules]:
-    """Rules for every raw table every source declares, by table name."""
+def declared_rules(sources: Sequence[SourceSpec] = SOURCES) -> dict[str, TableRules]:
+    """Rules for every raw table the sources declare, by table name."""
     rules: dict[str, TableRules] = {}
-    for source, declare in TABLE_DECLARATIONS.items():
-        schema = dlt.Schema(source)
-        declare(schema)
-        for table in schema.data_tables():
+    for source in sources:
+        for table in source.schema().data_tables():
             rules[table["name"]] = _rules(source, table["name"], table["columns"])
     return rules
 

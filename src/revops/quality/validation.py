@@ -9,7 +9,6 @@ so every failing record is known by its key. Failures of blocking expectations a
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -73,7 +72,6 @@ class TableValidation:
 
 def _expectations() -> ModuleType:
     """GX takes seconds to import: only a validation run pays for it, not loading the Dagster code."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage reports to GX's servers
     import great_expectations.expectations as gxe
 
     return gxe
@@ -273,11 +271,11 @@ def _validate(
     return outcome, quarantined
 
 
-def validate_tables(tables: Iterable[str], client: Client | None = None) -> dict[str, TableValidation]:
-    """Validate each named raw table once (those that exist), quarantining blocking failures."""
+def validate_tables(rules: Iterable[TableRules], client: Client | None = None) -> dict[str, TableValidation]:
+    """Validate each raw table once (those that exist) by its rules, quarantining blocking failures."""
     if client is None:
         with connect() as opened:
-            return validate_tables(tables, opened)
+            return validate_tables(rules, opened)
     _expectations()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -287,11 +285,11 @@ def validate_tables(tables: Iterable[str], client: Client | None = None) -> dict
     ensure_quarantine_table(client)  # staging anti-joins it, so it exists even when empty
     present = _present_columns(client)
     outcomes: dict[str, TableValidation] = {}
-    for table in dict.fromkeys(tables):
-        rules = RAW_TABLE_RULES.get(table)
-        if rules is None or table not in present:
+    for table_rules in {table_rules.table: table_rules for table_rules in rules}.values():
+        table = table_rules.table
+        if table not in present:
             continue
-        outcome, records = _validate(client, context, rules, present[table])
+        outcome, records = _validate(client, context, table_rules, present[table])
         outcome.quarantined = quarantine(client, table, records) if records else 0
         outcomes[table] = outcome
     return outcomes
@@ -299,4 +297,4 @@ def validate_tables(tables: Iterable[str], client: Client | None = None) -> dict
 
 def validate_raw_tables(client: Client | None = None) -> dict[str, TableValidation]:
     """Validate every declared raw table."""
-    return validate_tables(RAW_TABLE_RULES, client)
+    return validate_tables(RAW_TABLE_RULES.values(), client)

@@ -1,8 +1,9 @@
 {{ config(materialized='ephemeral') }}
 
 -- The instant each workspace's data is complete to: the end of the last day with activity in its
--- sources, never later than now. Not the load time: a backfill or a simulated business loads data
--- whose clock is not the wall clock. `--vars '{ledger_as_of: "2026-11-01 23:59:59"}'` overrides it.
+-- sources, never later than the build's instant (`build_as_of()`: the start of this dbt invocation).
+-- Not the load time: a backfill or a simulated business loads data whose clock is not the wall clock.
+-- The build's `as_of` var (`--vars '{as_of: "2026-11-01 23:59:59"}'`) pins it for every workspace.
 
 with
 
@@ -21,11 +22,11 @@ final as (
 
     select
         workspace_id,
-        {% if var('ledger_as_of', none) %}
-        toDateTime64({{ "'" ~ var('ledger_as_of') ~ "'" }}, 3, 'UTC') as as_of_at
+        {% if var('as_of', none) %}
+        {{ build_as_of() }} as as_of_at
         {% else %}
         least(
-            now64(3, 'UTC'),
+            {{ build_as_of() }},
             toDateTime64(toStartOfDay(max(active_at)), 3, 'UTC') + interval 1 day - interval 1 millisecond
         ) as as_of_at
         {% endif %}

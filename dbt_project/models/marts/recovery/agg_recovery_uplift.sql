@@ -42,7 +42,7 @@ per_cohort as (
 
     from episodes
     cross join horizons
-    where episodes.first_failed_at + toIntervalDay(horizons.horizon_days) <= {{ recovery_as_of() }}
+    where episodes.first_failed_at + toIntervalDay(horizons.horizon_days) <= {{ build_as_of() }}
     group by workspace_id, policy_version, horizon_days
 
 ),

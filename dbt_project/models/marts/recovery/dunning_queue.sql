@@ -89,7 +89,7 @@ budget as (
     select
         next_steps.idempotency_key as idempotency_key,
         countIf(
-            attempts.attempted_at > {{ recovery_as_of() }} - toIntervalDay(next_steps.retry_window_days)
+            attempts.attempted_at > {{ build_as_of() }} - toIntervalDay(next_steps.retry_window_days)
         ) as attempts_in_window
 
     from next_steps
@@ -127,7 +127,7 @@ final as (
         on customers.workspace_id = next_steps.workspace_id
         and customers.customer_id = next_steps.customer_id
     left join budget on budget.idempotency_key = next_steps.idempotency_key
-    where next_steps.due_at <= {{ recovery_as_of() }}
+    where next_steps.due_at <= {{ build_as_of() }}
         and next_steps.idempotency_key not in (
             select idempotency_key from latest_log where latest_status = 'pending'
         )

@@ -29,7 +29,7 @@ episode_days as (
         episodes.dunning_cohort as cohort,
         horizons.days_since_failure as days_since_failure,
         episodes.amount_at_risk as amount_at_risk,
-        episodes.first_failed_at + toIntervalDay(horizons.days_since_failure) <= {{ recovery_as_of() }}
+        episodes.first_failed_at + toIntervalDay(horizons.days_since_failure) <= {{ build_as_of() }}
             as is_matured,
         episodes.recovered_at is not null
             and episodes.recovered_at <= episodes.first_failed_at + toIntervalDay(horizons.days_since_failure)

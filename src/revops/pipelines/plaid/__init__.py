@@ -17,7 +17,6 @@ import dlt
 from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 
-from revops.core.workspaces import Workspace
 from revops.pipelines.loading import declare_contracts
 from revops.pipelines.plaid.helpers import MutationDuringPagination, PlaidApi, PlaidSourceError, token_label
 from revops.pipelines.plaid.settings import (
@@ -34,6 +33,7 @@ from revops.pipelines.plaid.settings import (
     TRANSACTION_COLUMNS,
     TRANSACTION_KEY,
     TRANSACTIONS_TABLE,
+    PlaidAccount,
 )
 
 __all__ = ["PLAID_TABLES", "declare_tables", "plaid_source", "plaid_source_for"]
@@ -164,10 +164,8 @@ def plaid_source(
     return _resources(workspace_id, api, list(access_tokens), page_size)
 
 
-def plaid_source_for(workspace: Workspace) -> DltSource:
-    """The workspace's Plaid source: secrets from the registry when it has them, else resolved by dlt."""
-    account = workspace.plaid
-    assert account is not None
+def plaid_source_for(workspace_id: str, account: PlaidAccount) -> DltSource:
+    """A workspace's Plaid source: secrets from the registry when it has them, else resolved by dlt."""
     secrets: dict[str, Any] = {}
     if account.client_id:
         secrets["client_id"] = account.client_id
@@ -175,4 +173,4 @@ def plaid_source_for(workspace: Workspace) -> DltSource:
         secrets["secret"] = account.secret.get_secret_value()
     if account.access_tokens:
         secrets["access_tokens"] = [token.get_secret_value() for token in account.access_tokens]
-    return plaid_source(workspace_id=workspace.id, api_base=account.api_base, **secrets)
+    return plaid_source(workspace_id=workspace_id, api_base=account.api_base, **secrets)

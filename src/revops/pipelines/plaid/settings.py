@@ -5,6 +5,9 @@ Raw tables are `raw.plaid_<resource>`. Every top-level field of Plaid's object b
 carries a value, because staging reads them.
 """
 
+from pydantic import Field, SecretStr
+
+from revops.core.workspaces import Account
 from revops.pipelines.stripe.settings import BOOL, DECIMAL, JSON, TEXT
 
 ITEMS_TABLE = "plaid_items"
@@ -77,3 +80,12 @@ TRANSACTION_COLUMNS: dict[str, str] = {
     "transaction_type": TEXT,
     "is_removed": BOOL,
 }
+
+
+class PlaidAccount(Account):
+    """`[workspaces.<id>.plaid]`: a Plaid client and the Items (bank logins) linked for this workspace."""
+
+    api_base: str = DEFAULT_API_BASE
+    client_id: str | None = None
+    secret: SecretStr | None = None
+    access_tokens: list[SecretStr] = Field(default_factory=list, description="One per linked Item.")

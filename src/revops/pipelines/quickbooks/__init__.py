@@ -22,7 +22,6 @@ import dlt
 from dlt.extract.source import DltSource
 from dlt.sources.rest_api import rest_api_resources
 
-from revops.core.workspaces import Workspace
 from revops.pipelines.loading import declare_contracts
 from revops.pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, decimal_json, stamp
 from revops.pipelines.quickbooks.helpers import QueryPaginator, entity_query
@@ -35,6 +34,7 @@ from revops.pipelines.quickbooks.settings import (
     MINOR_VERSION,
     PAGE_SIZE,
     QUICKBOOKS_TABLES,
+    QuickBooksAccount,
 )
 
 __all__ = ["QUICKBOOKS_TABLES", "declare_tables", "quickbooks_source", "quickbooks_source_for"]
@@ -98,13 +98,10 @@ def quickbooks_source(
     )
 
 
-def quickbooks_source_for(workspace: Workspace) -> DltSource:
-    """The source for a registry workspace: its QuickBooks account, secrets from it or from dlt."""
-    account = workspace.quickbooks
-    if account is None:
-        raise ValueError(f"workspace {workspace.id!r} has no QuickBooks account")
+def quickbooks_source_for(workspace_id: str, account: QuickBooksAccount) -> DltSource:
+    """A workspace's QuickBooks source: its account, secrets from it or from dlt."""
     return quickbooks_source(
-        workspace_id=workspace.id,
+        workspace_id=workspace_id,
         realm_id=account.realm_id,
         api_base=account.api_base,
         token_url=account.token_url,

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pydantic import Field
+
+from revops.pipelines.oauth import OAuthAccount
+
 DEFAULT_API_BASE = "https://quickbooks.api.intuit.com"
 DEFAULT_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 MINOR_VERSION = "75"
@@ -104,3 +108,11 @@ ENTITIES: tuple[Entity, ...] = (
 )
 
 QUICKBOOKS_TABLES: tuple[str, ...] = tuple(entity.table for entity in ENTITIES)
+
+
+class QuickBooksAccount(OAuthAccount):
+    """`[workspaces.<id>.quickbooks]`: a QuickBooks Online company."""
+
+    api_base: str = "https://quickbooks.api.intuit.com"
+    token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    realm_id: str = Field(description="The QuickBooks company id.")

@@ -17,7 +17,9 @@ from typing import Any
 
 import dlt
 from dlt.extract.resource import DltResource
+from dlt.extract.source import DltSource
 
+from revops.core.settings import get_settings
 from revops.pipelines.loading import declare_table
 from revops.pipelines.stripe.helpers import StripeApi, invalid_reason, rejected_record
 from revops.pipelines.stripe.settings import (
@@ -32,6 +34,7 @@ from revops.pipelines.stripe.settings import (
     SUBSCRIPTION_ITEM_COLUMNS,
     SUBSCRIPTION_ITEMS_TABLE,
     Endpoint,
+    StripeAccount,
 )
 
 PRIMARY_KEY = ("workspace_id", "id")
@@ -195,3 +198,14 @@ def stripe_source(
     extraction = _Extraction(StripeApi(workspace_id, api_key, api_base))
     yield from (_list_resource(extraction, endpoint) for endpoint in ENDPOINTS)
     yield _object_changes(extraction, resync_days)
+
+
+def stripe_source_for(workspace_id: str, account: StripeAccount) -> DltSource:
+    """A workspace's Stripe source: its key from the registry when it has one, else resolved by dlt."""
+    secrets = {"api_key": account.api_key.get_secret_value()} if account.api_key else {}
+    return stripe_source(
+        workspace_id=workspace_id,
+        api_base=account.api_base,
+        resync_days=get_settings().stripe_resync_days,
+        **secrets,
+    )

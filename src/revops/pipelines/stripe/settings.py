@@ -8,6 +8,10 @@ they exist, with these types, even before any row carries a value, because stagi
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field, SecretStr
+
+from revops.core.workspaces import Account
+
 # Stripe's documented per-key read limits; the source stays under them.
 LIVE_MODE_REQUESTS_PER_SECOND = 100.0
 TEST_MODE_REQUESTS_PER_SECOND = 25.0
@@ -422,3 +426,12 @@ REJECTED_COLUMNS: dict[str, str] = {
 }
 
 ENDPOINTS_BY_RESOURCE = {endpoint.resource: endpoint for endpoint in ENDPOINTS}
+
+
+class StripeAccount(Account):
+    """`[workspaces.<id>.stripe]`: a Stripe account."""
+
+    api_base: str = "https://api.stripe.com"
+    api_key: SecretStr | None = Field(
+        default=None, description="Normally left out here and resolved by dlt from env or secrets.toml."
+    )

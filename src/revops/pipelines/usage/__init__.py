@@ -25,7 +25,6 @@ import pyarrow as pa
 from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 
-from revops.core.workspaces import Workspace
 from revops.pipelines.loading import declare_table
 from revops.pipelines.usage.helpers import (
     EventFeed,
@@ -50,6 +49,7 @@ from revops.pipelines.usage.settings import (
     REJECTED_TABLE,
     REQUIRED_EVENT_COLUMNS,
     USAGE_TABLES,
+    UsageAccount,
 )
 
 __all__ = ["USAGE_TABLES", "declare_tables", "usage_source", "usage_source_for"]
@@ -147,13 +147,12 @@ def usage_source(
     return [events, _meters(workspace_id, Path(meters_file) if meters_file else DEFAULT_METERS_FILE)]
 
 
-def usage_source_for(workspace: Workspace) -> DltSource:
-    account = workspace.usage
-    assert account is not None
+def usage_source_for(workspace_id: str, account: UsageAccount) -> DltSource:
+    """A workspace's usage source: its feed (token from the registry or dlt) or its file drops."""
     options: dict[str, Any] = {"meters_file": str(account.meters_file) if account.meters_file else None}
     if account.drop_dir is not None:
         return usage_source(
-            workspace_id=workspace.id, drop_dir=str(account.drop_dir), api_key=None, **options
+            workspace_id=workspace_id, drop_dir=str(account.drop_dir), api_key=None, **options
         )
     secrets = {"api_key": account.api_key.get_secret_value()} if account.api_key else {}
-    return usage_source(workspace_id=workspace.id, feed_url=account.feed_url, **secrets, **options)
+    return usage_source(workspace_id=workspace_id, feed_url=account.feed_url, **secrets, **options)

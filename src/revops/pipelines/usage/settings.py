@@ -8,6 +8,10 @@ columns and `data` as JSON text with its numbers exactly as sent. Meter definiti
 
 from pathlib import Path
 
+from pydantic import Field, SecretStr, model_validator
+
+from revops.core.workspaces import Account
+
 EVENTS_TABLE = "usage_events"
 METERS_TABLE = "usage_meters"
 REJECTED_TABLE = "usage_rejected_events"
@@ -57,3 +61,26 @@ REJECTED_COLUMNS: dict[str, str] = {
     "record": JSON,
     "received_from": TEXT,
 }
+
+
+class UsageAccount(Account):
+    """`[workspaces.<id>.usage]`: where product-usage events (CloudEvents) come from: a feed or file drops."""
+
+    feed_url: str | None = Field(
+        default=None, description="Base URL of a cursor-paginated event feed (`GET {feed_url}/v1/events`)."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="The feed's Bearer token; normally resolved by dlt (env or secrets.toml)."
+    )
+    drop_dir: Path | None = Field(
+        default=None, description="Directory of JSON Lines (.jsonl) and Parquet (.parquet) event files."
+    )
+    meters_file: Path | None = Field(
+        default=None, description="Meters config (YAML); default: the one shipped in pipelines/usage."
+    )
+
+    @model_validator(mode="after")
+    def _one_delivery_style(self) -> "UsageAccount":
+        if (self.feed_url is None) == (self.drop_dir is None):
+            raise ValueError("a usage account needs exactly one of feed_url and drop_dir")
+        return self

@@ -19,7 +19,6 @@ from dlt.extract.source import DltSource
 from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator, SinglePagePaginator
 from dlt.sources.rest_api import rest_api_resources
 
-from revops.core.workspaces import Workspace
 from revops.pipelines.loading import declare_contracts
 from revops.pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, decimal_json, stamp
 from revops.pipelines.xero.helpers import if_modified_since
@@ -31,6 +30,7 @@ from revops.pipelines.xero.settings import (
     INITIAL_UPDATED_SINCE,
     XERO_TABLES,
     Endpoint,
+    XeroAccount,
 )
 
 __all__ = ["XERO_TABLES", "declare_tables", "xero_source", "xero_source_for"]
@@ -101,13 +101,10 @@ def xero_source(
     )
 
 
-def xero_source_for(workspace: Workspace) -> DltSource:
-    """The source for a registry workspace: its Xero account, secrets from it or from dlt."""
-    account = workspace.xero
-    if account is None:
-        raise ValueError(f"workspace {workspace.id!r} has no Xero account")
+def xero_source_for(workspace_id: str, account: XeroAccount) -> DltSource:
+    """A workspace's Xero source: its account, secrets from it or from dlt."""
     return xero_source(
-        workspace_id=workspace.id,
+        workspace_id=workspace_id,
         tenant_id=account.tenant_id,
         api_base=account.api_base,
         token_url=account.token_url,

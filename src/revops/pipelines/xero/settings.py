@@ -6,6 +6,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pydantic import Field
+
+from revops.pipelines.oauth import OAuthAccount
+
 DEFAULT_API_BASE = "https://api.xero.com"
 API_PATH = "api.xro/2.0"
 DEFAULT_TOKEN_URL = "https://identity.xero.com/connect/token"
@@ -140,3 +144,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 XERO_TABLES: tuple[str, ...] = tuple(endpoint.table for endpoint in ENDPOINTS)
+
+
+class XeroAccount(OAuthAccount):
+    """`[workspaces.<id>.xero]`: a Xero organisation."""
+
+    api_base: str = "https://api.xero.com"
+    token_url: str = "https://identity.xero.com/connect/token"
+    tenant_id: str = Field(description="The Xero organisation (Xero-tenant-id header).")

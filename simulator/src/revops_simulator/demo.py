@@ -1,10 +1,12 @@
 """`revops demo --days N`: N simulated days of failed payments and dunning, run one day at a time.
 
-Each day the simulator's clock moves to 14:00 UTC (business hours for both workspaces), Stripe is
-loaded for every workspace, the recovery models are rebuilt (only them: `+marts.recovery`), and the
-dunning sensor is evaluated; when it asks for a run, the `dunning_actions` job runs in process against
-the simulator, whose customers react to the emails and retries. The simulator keeps every action in
-REVOPS_HOME, so each day's simulator (started afresh, as `revops run` does) sees all of them.
+Each day the simulator's clock moves to 14:00 UTC (business hours for both workspaces) and revops' own
+Dagster definitions run against the simulated providers: a job loading Stripe for every workspace,
+syncing the dunning policies and building the recovery models (only those: `+marts.recovery`) at that
+instant; then the `dunning_sensor` is evaluated and, when it asks for a run, the `dunning_actions` job
+runs in process against the simulator, whose customers react to the emails and retries. The simulator
+keeps every action in REVOPS_HOME, so each day's simulator (started afresh, as `revops run` does) sees
+all of them.
 
 The demo dunns with copies of the shipped policies made live, in force from the first demo day, with
 a larger holdout so that treatment and holdout can be compared after a month (docs/recovery.md).
@@ -12,24 +14,39 @@ a larger holdout so that treatment and holdout can be compared after a month (do
 
 from __future__ import annotations
 
-import os
-import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    RunRequest,
+    RunsFilter,
+    build_sensor_context,
+    define_asset_job,
+)
+from dagster_dbt import build_dbt_asset_selection
 from rich.console import Console
 from rich.table import Table
 
-from revops.core.dbt import run_in_child
-from revops.core.settings import get_settings
+from revops.actions.log import run_statuses
+from revops.assets.definitions import build_definitions
+from revops.assets.dunning import DUNNING_JOB_NAME, DunningResource
+from revops.assets.transformation import dbt_build_run_config, revops_dbt_models
+from revops.cli.running import dagster_instance, execute_job, parse_dbt_project
+from revops.core.settings import Settings
+from revops_simulator.plugin import SimulatedProviders
+from revops_simulator.settings import SimulatorSettings
 
 DEMO_HOUR = 14
 """UTC hour the demo's days tick at: 09:00 in New York, 14:00 in London, outside quiet hours."""
-RECOVERY_SELECTION = ("+marts.recovery", "stripe_decline_codes")
+DEMO_DAY_JOB = "demo_recovery_day"
+RECOVERY_SELECTION = "+marts.recovery stripe_decline_codes"
 
 
 @dataclass
@@ -57,113 +74,79 @@ def write_demo_policies(shipped: Path, target: Path, start: datetime, holdout_sh
     return target
 
 
-def _set_env(name: str, value: str) -> None:
-    os.environ[name] = value
-    get_settings.cache_clear()
-
-
-def _build_recovery_models(moment: datetime) -> None:
-    as_of = f"{{recovery_as_of: '{moment:%Y-%m-%d %H:%M:%S}'}}"
-    selection = ("--select", *RECOVERY_SELECTION, "--indirect-selection", "cautious")
-    completed = run_in_child("build", *selection, "--vars", as_of, "--quiet")
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"dbt build of the recovery models failed:\n{completed.stdout}\n{completed.stderr}"
-        )
-
-
-def _load_stripe(moment: datetime) -> None:
-    from revops.assets.resources import ProviderAccountsResource
-    from revops.pipelines.runner import load_stripe
-
-    settings = get_settings()
-    providers = ProviderAccountsResource(
-        sim_seed=settings.sim_seed, sim_scale=settings.sim_scale, sim_as_of=moment.isoformat()
+def demo_definitions(
+    settings: Settings, simulator: SimulatorSettings, dunning: DunningResource, moment: datetime
+) -> Definitions:
+    """revops' Definitions on the simulator at `moment`, plus the demo's daily job: load Stripe, sync
+    the dunning policies, build the recovery models."""
+    providers = SimulatedProviders(
+        home=str(settings.home), seed=simulator.seed, scale=simulator.scale, as_of=moment.isoformat()
     )
-    with providers.open_registry() as registry:
-        for workspace in registry.with_provider("stripe"):
-            load = load_stripe(workspace)
-            if not load.ok:
-                raise RuntimeError(f"loading Stripe failed: {load.error}")
+    day_job = define_asset_job(
+        DEMO_DAY_JOB,
+        selection=AssetSelection.groups("stripe_raw")
+        | AssetSelection.assets(AssetKey(["raw", "dunning_policies"]))
+        | build_dbt_asset_selection([revops_dbt_models], dbt_select=RECOVERY_SELECTION),
+        description="The demo's day: load Stripe, sync dunning policies, build the recovery models.",
+    )
+    revops = build_definitions(settings, providers=providers, dunning=dunning)
+    return Definitions.merge(revops, Definitions(jobs=[day_job]))
 
 
-def _sync_policies() -> None:
-    from revops.actions.log import sync_policies
-    from revops.actions.policy import load_policies
-    from revops.pipelines.runner import ensure_raw_tables
+def _run_day(instance: DagsterInstance, defs: Definitions, moment: datetime) -> None:
+    success, run_id = execute_job(
+        instance, defs, DEMO_DAY_JOB, run_config=dbt_build_run_config(moment.strftime("%Y-%m-%d %H:%M:%S"))
+    )
+    if not success:
+        raise RuntimeError(f"the demo's day job failed at {moment} (Dagster run {run_id})")
 
-    ensure_raw_tables()
-    sync_policies(load_policies(get_settings().dunning_policies_dir).values())
 
-
-def _run_dunning(instance: Any, moment: datetime) -> dict[str, int]:
-    """Evaluate the sensor; run the job it asks for (once per run key), in process."""
-    from dagster import RunRequest, RunsFilter, build_sensor_context
-
-    from revops.actions.log import run_statuses
-    from revops.assets.dunning import DunningResource, dunning_actions_job, dunning_sensor
-    from revops.assets.resources import ProviderAccountsResource
-
-    settings = get_settings()
-    request = dunning_sensor(build_sensor_context(instance=instance))
+def _run_dunning(instance: DagsterInstance, defs: Definitions) -> dict[str, int]:
+    """Evaluate the dunning sensor; run the job it asks for (once per run key), in process."""
+    sensor = defs.resolve_sensor_def("dunning_sensor")
+    request = sensor(build_sensor_context(instance=instance, definitions=defs))
     if not isinstance(request, RunRequest):
         return {}
-    if instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": request.run_key}), limit=1):
+    if instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": request.run_key or ""}), limit=1):
         return {}
-    result = dunning_actions_job.execute_in_process(
-        instance=instance,
-        # The day's summary line replaces Dagster's debug log; errors still surface.
-        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-        tags={**request.tags, "dagster/run_key": request.run_key or ""},
-        resources={
-            "dunning": DunningResource(
-                policies_dir=str(settings.dunning_policies_dir), kill_switch=settings.dunning_kill_switch
-            ),
-            "providers": ProviderAccountsResource(
-                sim_seed=settings.sim_seed, sim_scale=settings.sim_scale, sim_as_of=moment.isoformat()
-            ),
-        },
+    _, run_id = execute_job(
+        instance, defs, DUNNING_JOB_NAME, tags={**request.tags, "dagster/run_key": request.run_key or ""}
     )
-    return run_statuses(result.run_id)
+    return run_statuses(run_id)
 
 
-def run_demo(console: Console, days: int, end: date, holdout_share: float) -> list[DemoDay]:
-    from revops.cli.running import parse_dbt_project, prepare_dagster_home
+def run_demo(
+    console: Console,
+    days: int,
+    end: date,
+    holdout_share: float,
+    *,
+    settings: Settings,
+    simulator: SimulatorSettings,
+) -> list[DemoDay]:
+    import time
 
-    settings = get_settings()
     start = datetime(end.year, end.month, end.day, DEMO_HOUR, tzinfo=UTC) - timedelta(days=days - 1)
     policies = write_demo_policies(
         settings.dunning_policies_dir, settings.home / "demo" / "policies", start, holdout_share
     )
-    _set_env("REVOPS_DUNNING_POLICIES_DIR", str(policies))
-    if get_settings().dunning_link_secret is None:
-        # Card-update links need a signing key; the demo makes one (a real install sets its own).
-        _set_env("REVOPS_DUNNING_LINK_SECRET", secrets.token_urlsafe(32))
-    prepare_dagster_home()
+    dunning = DunningResource(policies_dir=str(policies), kill_switch=settings.dunning_kill_switch)
+    instance = dagster_instance(settings)
     parse_dbt_project()
-    from dagster import AssetMaterialization, DagsterInstance
-
-    from revops.assets.dunning import QUEUE_KEY
-
-    instance = DagsterInstance.get()
     history = []
     for offset in range(days):
         moment = start + timedelta(days=offset)
         started = time.monotonic()
-        _load_stripe(moment)
-        _sync_policies()
-        _build_recovery_models(moment)
-        # Built outside Dagster: tell the instance, so the sensor sees a new queue snapshot.
-        instance.report_runless_asset_event(AssetMaterialization(QUEUE_KEY))
-        actions = _run_dunning(instance, moment)
+        defs = demo_definitions(settings, simulator, dunning, moment)
+        _run_day(instance, defs, moment)
+        actions = _run_dunning(instance, defs)
         day = DemoDay(moment, time.monotonic() - started, actions)
         history.append(day)
         summary = ", ".join(f"{count} {status}" for status, count in sorted(actions.items())) or "nothing due"
         console.print(f"{moment:%Y-%m-%d %H:%M} dunning: {summary} ({day.seconds:.0f}s)")
     # The last day's actions reach the warehouse with one more load.
     last = start + timedelta(days=days - 1, hours=23 - DEMO_HOUR, minutes=59)
-    _load_stripe(last)
-    _build_recovery_models(last)
+    _run_day(instance, demo_definitions(settings, simulator, dunning, last), last)
     return history
 
 
