@@ -117,3 +117,17 @@ def test_the_simulator_plugin_adds_its_commands(tmp_path: Path) -> None:
     completed = _revops("--help", home=tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert " demo " in completed.stdout and " sim " in completed.stdout
+
+
+def test_the_production_image_carries_no_simulator_or_its_dependencies() -> None:
+    ignored = (REPO_ROOT / ".dockerignore").read_text().split()
+    assert {"simulator", "tests", "bench"} <= set(ignored)
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert "-r requirements.lock" in dockerfile and "simulator" not in dockerfile
+    pinned = {
+        line.split("==")[0]
+        for line in (REPO_ROOT / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    assert not pinned & {"aiosmtpd", "pytest", "ruff", "schemathesis"}
+    assert {"dagster", "dlt", "dbt-core", "fastapi", "httpx"} <= pinned

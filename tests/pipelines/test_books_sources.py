@@ -106,7 +106,7 @@ def test_full_then_incremental_load_matches_ground_truth(
 def test_an_expired_access_token_is_renewed_once_and_the_request_replayed(
     world: World, server: SimulatorServer
 ) -> None:
-    account = _workspace(world, server, "xero").xero
+    account = _workspace(world, server, "xero").account("xero")
     assert account is not None and account.client_secret is not None and account.refresh_token is not None
     # The server lets tokens live 0.5 s but announces a whole second, so the client cannot see it coming.
     server.faults = Faults(oauth_access_token_ttl_s=0.5)
@@ -174,7 +174,7 @@ def test_a_revoked_grant_fails_only_that_workspace(world: World, server: Simulat
     failed = _load(world, server, "quickbooks", quickbooks_source_for)
     assert not failed.ok and failed.error is not None
     assert "'acme'" in failed.error and "invalid_grant" in failed.error and "reconnect" in failed.error
-    account = _workspace(world, server, "quickbooks").quickbooks
+    account = _workspace(world, server, "quickbooks").account("quickbooks")
     assert account is not None and account.refresh_token is not None
     assert account.refresh_token.get_secret_value() not in failed.error
     loaded = _load(world, server, "xero", xero_source_for)

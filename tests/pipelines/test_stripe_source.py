@@ -14,6 +14,7 @@ from revops.pipelines.sources import STRIPE
 from revops.pipelines.stripe.settings import ENDPOINTS, INVOICE_LINE_ITEMS_TABLE, SUBSCRIPTION_ITEMS_TABLE
 from revops_simulator import Faults, SimulatorServer, World
 from tests.pipelines.conftest import raw_ids, stripe_workspaces
+from tests.support import query
 
 TABLE_FOR_TRUTH = {
     **{endpoint.resource: endpoint.table for endpoint in ENDPOINTS},
@@ -110,6 +111,13 @@ def test_invalid_api_key_fails_fast_naming_the_workspace(world: World, server: S
     result = load(STRIPE, workspace)
     assert result.error is not None
     assert repr(workspace.id) in result.error and "API key" in result.error
+    assert result.needs_reauth
+    (attempt,) = query(
+        "SELECT succeeded, needs_reauth, error, rows_loaded FROM raw.sync_attempts "
+        "WHERE workspace_id = {ws:String}",
+        ws=workspace.id,
+    )
+    assert attempt == {"succeeded": False, "needs_reauth": True, "error": result.error, "rows_loaded": 0}
     # Fails fast: a rejected key is not retried.
     assert sum(server.stats.requests.values()) == 1
 

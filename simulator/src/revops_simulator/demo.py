@@ -30,14 +30,13 @@ from dagster import (
     build_sensor_context,
     define_asset_job,
 )
-from dagster_dbt import build_dbt_asset_selection
 from rich.console import Console
 from rich.table import Table
 
 from revops.actions.log import run_statuses
 from revops.assets.definitions import build_definitions
 from revops.assets.dunning import DUNNING_JOB_NAME, DunningResource
-from revops.assets.transformation import dbt_build_run_config, revops_dbt_models
+from revops.assets.transformation import cautious_dbt_selection, dbt_build_run_config
 from revops.cli.running import dagster_instance, execute_job, parse_dbt_project
 from revops.core.settings import Settings
 from revops_simulator.plugin import SimulatedProviders
@@ -86,7 +85,7 @@ def demo_definitions(
         DEMO_DAY_JOB,
         selection=AssetSelection.groups("stripe_raw")
         | AssetSelection.assets(AssetKey(["raw", "dunning_policies"]))
-        | build_dbt_asset_selection([revops_dbt_models], dbt_select=RECOVERY_SELECTION),
+        | cautious_dbt_selection(RECOVERY_SELECTION),
         description="The demo's day: load Stripe, sync dunning policies, build the recovery models.",
     )
     revops = build_definitions(settings, providers=providers, dunning=dunning)

@@ -6,8 +6,16 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Config, Definitions
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster import AssetExecutionContext, AssetKey, AssetSelection, Config, Definitions
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DbtCliResource,
+    DbtProject,
+    build_dbt_asset_selection,
+    dbt_assets,
+)
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
+from dagster_dbt.utils import select_unique_ids
 from pydantic import Field
 
 from revops.core.paths import DBT_PROJECT_DIR
@@ -61,6 +69,26 @@ def revops_dbt_models(
     ensure_raw_tables()
     pinned = ["--vars", json.dumps({"as_of": config.as_of})] if config.as_of else []
     yield from dbt.cli(["build", *pinned], context=context).stream()
+
+
+def cautious_dbt_selection(dbt_select: str) -> AssetSelection:
+    """The models and seeds a dbt selection names, with only the dbt tests (asset checks) that read
+    nothing outside it (or the raw sources): dbt's `--indirect-selection cautious`, which
+    dagster-dbt's own selection (always eager) cannot express. A subset built on a fresh warehouse
+    then never runs a relationship test against a model it did not build."""
+    manifest = json.loads(revops_dbt_project.manifest_path.read_text())
+    selected = select_unique_ids(dbt_select, "", "", revops_dbt_project, manifest)
+    built = {unique_id for unique_id in selected if not unique_id.startswith("test.")}
+    checks = [
+        get_asset_check_key_for_test(manifest, RevopsDbtTranslator(), unique_id, revops_dbt_project)
+        for unique_id in selected - built
+        if all(
+            parent in built or parent.startswith("source.")
+            for parent in manifest["nodes"][unique_id]["depends_on"]["nodes"]
+        )
+    ]
+    models = build_dbt_asset_selection([revops_dbt_models], dbt_select=dbt_select).without_checks()
+    return models | AssetSelection.checks(*(check for check in checks if check is not None))
 
 
 defs = Definitions(

@@ -113,6 +113,10 @@ def dbt_command(args: Sequence[str]) -> str:
 def run(args: Sequence[str]) -> int:
     target = current_target()
     os.environ.update(profile_env(target, get_settings().warehouse_cluster))
+    # A test runs only when everything it reads is built by this invocation or selected with it: a
+    # selection (`--select +marts.recovery`, a Dagster subset) never fails on a relationship test to a
+    # model it did not build. An explicit --indirect-selection or DBT_INDIRECT_SELECTION wins.
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "cautious")
     command = dbt_command(args)
     if not target.is_embedded or not command or command in OFFLINE_COMMANDS:
         return _run_dbt_cli(args)

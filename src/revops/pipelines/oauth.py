@@ -176,7 +176,8 @@ class OAuth2RefreshTokenAuth(OAuth2AuthBase):
             headers={"Accept": "application/json"},
         )
         if response.status_code != 200:
-            raise SourceError(self._refusal(response))
+            message, needs_reauth = self._refusal(response)
+            raise SourceError(message, needs_reauth=needs_reauth)
         body = response.json()
         self.access_token = body["access_token"]
         self._expires_at = time.monotonic() + float(body.get("expires_in", 3600)) * EXPIRY_MARGIN
@@ -184,7 +185,8 @@ class OAuth2RefreshTokenAuth(OAuth2AuthBase):
             self._remember(body["refresh_token"])
         self.refreshes += 1
 
-    def _refusal(self, response: Response) -> str:
+    def _refusal(self, response: Response) -> tuple[str, bool]:
+        """What the token endpoint's refusal means, and whether only reconnecting the app fixes it."""
         try:
             error = response.json().get("error", "")
         except ValueError:
@@ -194,10 +196,13 @@ class OAuth2RefreshTokenAuth(OAuth2AuthBase):
             return (
                 f"{prefix} rejected the refresh token (invalid_grant): the connection was revoked or "
                 "has expired; reconnect the app and configure the new refresh_token"
-            )
+            ), True
         if error == "invalid_client" or response.status_code == 401:
-            return f"{prefix} rejected the client credentials (invalid_client); check client_id/client_secret"
-        return f"{prefix} token endpoint answered HTTP {response.status_code} {error}".rstrip()
+            return (
+                f"{prefix} rejected the client credentials (invalid_client); check client_id/client_secret",
+                True,
+            )
+        return f"{prefix} token endpoint answered HTTP {response.status_code} {error}".rstrip(), False
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         with self._lock:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
@@ -20,7 +21,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from revops.core.settings import get_settings
 from revops.core.warehouse import connect
 from revops.core.workspaces import Workspace
-from revops.pipelines import dunning
+from revops.pipelines import dunning, syncs
 from revops.pipelines.errors import SourceError
 from revops.pipelines.loading import (
     PIPELINE_STATE_TABLE,
@@ -41,6 +42,8 @@ class WorkspaceLoad:
     rows_by_table: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     error: str | None = None
+    needs_reauth: bool = False
+    """The error is one only reconnecting the account fixes (SourceError.needs_reauth)."""
 
     @property
     def ok(self) -> bool:
@@ -98,9 +101,15 @@ def run_pipeline(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, int]:
     return {table: count for table, count in rows.items() if not table.startswith("_dlt")}
 
 
-def _explain(source: str, workspace_id: str, exc: BaseException) -> str:
+def _causes(exc: BaseException) -> Iterator[BaseException]:
     cause: BaseException | None = exc
     while cause is not None:
+        yield cause
+        cause = cause.__cause__ or (cause.exception if isinstance(cause, PipelineStepFailed) else None)
+
+
+def _explain(source: str, workspace_id: str, exc: BaseException) -> str:
+    for cause in _causes(exc):
         if isinstance(cause, SourceError):
             return str(cause)
         if isinstance(cause, ConfigFieldMissingException):
@@ -111,13 +120,13 @@ def _explain(source: str, workspace_id: str, exc: BaseException) -> str:
                 f"({pipeline.upper()}__SOURCES__{source.upper()}__<FIELD>) or in .dlt/secrets.toml "
                 f"under [{pipeline}.sources.{source}]"
             )
-        cause = cause.__cause__ or (cause.exception if isinstance(cause, PipelineStepFailed) else None)
     return f"workspace {workspace_id!r}: {type(exc).__name__}: {exc}"
 
 
 def load(source: SourceSpec, workspace: Workspace) -> WorkspaceLoad:
-    """Run `source`'s pipeline for one workspace; failures are reported, never raised."""
-    started = time.monotonic()
+    """Run `source`'s pipeline for one workspace; failures are reported (and recorded in
+    `raw.sync_attempts`), never raised."""
+    started, started_at = time.monotonic(), datetime.now(UTC)
     result = WorkspaceLoad(workspace.id, source.name)
     try:
         account = workspace.account(source.name)
@@ -128,12 +137,25 @@ def load(source: SourceSpec, workspace: Workspace) -> WorkspaceLoad:
         result.rows_by_table = run_pipeline(pipeline, source.source_for(workspace.id, account))
     except Exception as exc:
         result.error = _explain(source.name, workspace.id, exc)
+        result.needs_reauth = any(getattr(cause, "needs_reauth", False) for cause in _causes(exc))
     result.elapsed_s = time.monotonic() - started
+    syncs.record_attempt(
+        workspace_id=workspace.id,
+        source=source.name,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        rows_loaded=sum(result.rows_by_table.values()),
+        error=result.error,
+        needs_reauth=result.needs_reauth,
+    )
     return result
 
 
 # Raw tables revops writes itself (not provider data, so quality/ does not validate them).
-OWN_TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {"dunning": dunning.declare_tables}
+OWN_TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {
+    "dunning": dunning.declare_tables,
+    "syncs": syncs.declare_tables,
+}
 
 
 def ensure_raw_tables(sources: Sequence[SourceSpec] = SOURCES) -> None:

@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 MUTATION_DURING_PAGINATION = "TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION"
 
 
+REAUTH_ERROR_CODES = frozenset({"ITEM_LOGIN_REQUIRED", "INVALID_ACCESS_TOKEN", "INVALID_API_KEYS"})
+"""Plaid errors only the user can fix: the bank login must be repaired through Link update mode, or the
+keys or token replaced (https://plaid.com/docs/errors/item/#item_login_required)."""
+
+
 class PlaidSourceError(SourceError):
     """A Plaid failure that retrying cannot fix (bad keys, a revoked or invalid access token)."""
 
@@ -77,7 +82,8 @@ class PlaidApi:
                 if exc.status != 429 and (exc.status or 0) < 500:
                     # Bad keys or token, a revoked login, a malformed request: no retry can fix these.
                     raise PlaidSourceError(
-                        f"{where}: Plaid refused {method} ({code}: {error.get('error_message', exc.reason)})"
+                        f"{where}: Plaid refused {method} ({code}: {error.get('error_message', exc.reason)})",
+                        needs_reauth=code in REAUTH_ERROR_CODES,
                     ) from exc
                 reason = f"{code} ({exc.status})"
             except (urllib3.exceptions.HTTPError, ValueError) as exc:

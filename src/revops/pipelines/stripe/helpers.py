@@ -70,7 +70,8 @@ class StripeApi:
                 return json.loads(response.body, parse_float=Decimal)
             except (stripe.AuthenticationError, stripe.PermissionError) as exc:
                 raise StripeSourceError(
-                    f"workspace {self.workspace_id!r}: Stripe rejected the API key ({exc.user_message})"
+                    f"workspace {self.workspace_id!r}: Stripe rejected the API key ({exc.user_message})",
+                    needs_reauth=True,
                 ) from exc
             except stripe.RateLimitError as exc:
                 delay = _retry_after(exc) or backoff_delay(attempt)
