@@ -70,6 +70,7 @@ class _ProgressPrinter(threading.Thread):
         self.instance, self.run_id, self.console = instance, run_id, console
         self.stop_event = threading.Event()
         self._cursor: str | None = None
+        self._partitioned: set[str] = set()
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -93,7 +94,13 @@ class _ProgressPrinter(threading.Thread):
                 self.console.print(f"[red]✗[/red] {step}")
             elif event.event_type_value == "ASSET_MATERIALIZATION":
                 key = "/".join(event.asset_key.path) if event.asset_key else "?"
-                self.console.print(f"  [dim]materialized[/dim] {key}")
+                partition = event.event_specific_data.materialization.partition
+                # A ranged run materializes each asset once per day: one line per asset is enough.
+                if partition is None or key not in self._partitioned:
+                    days = " (per day)" if partition is not None else ""
+                    self.console.print(f"  [dim]materialized[/dim] {key}{days}")
+                if partition is not None:
+                    self._partitioned.add(key)
             elif event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
                 evaluation = event.event_specific_data
                 key = "/".join(evaluation.asset_key.path)
