@@ -42,7 +42,7 @@ dev: setup
 
 # Re-resolve the pinned versions after changing dependencies in pyproject.toml.
 lock: setup
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra deploy --python-version 3.11 --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml simulator/pyproject.toml --extra dev --extra deploy --python-version 3.11 --quiet -o requirements.lock
 
 clean:
 	rm -rf .revops dbt_project/target dbt_project/logs

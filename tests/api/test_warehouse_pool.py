@@ -42,7 +42,6 @@ def embedded_pool(**overrides: Any) -> WarehousePool:
         "size": 4,
         "wait_s": 10.0,
         "idle_s": 0.3,
-        "max_hold_s": 30.0,
         "query_timeout_s": 10,
     }
     return WarehousePool(current_target(), **(options | overrides))
@@ -92,7 +91,7 @@ def test_an_idle_api_lets_a_pipeline_run_in(revops_home: Path) -> None:
 
 
 def test_a_busy_api_still_lets_a_waiting_pipeline_run_in(revops_home: Path) -> None:
-    pool = embedded_pool(max_hold_s=0.5, idle_s=60)
+    pool = embedded_pool(idle_s=60)
     stop = threading.Event()
     failures: list[Exception] = []
 
@@ -142,7 +141,7 @@ def server_pool(built: list[FakeClient], **overrides: Any) -> WarehousePool:
         built.append(FakeClient(len(built)))
         return built[-1]
 
-    options: dict[str, Any] = {"size": 2, "wait_s": 0.2, "idle_s": 1, "max_hold_s": 30, "query_timeout_s": 10}
+    options: dict[str, Any] = {"size": 2, "wait_s": 0.2, "idle_s": 1, "query_timeout_s": 10}
     return WarehousePool(
         parse_warehouse_url("http://api:pw@127.0.0.1:9/db"), build_client=build, **(options | overrides)
     )
@@ -182,7 +181,6 @@ def test_an_unreachable_server_is_a_warehouse_error() -> None:
         size=1,
         wait_s=0,
         idle_s=1,
-        max_hold_s=1,
         query_timeout_s=1,
         build_client=refuse,
     )
