@@ -110,7 +110,8 @@ def test_one_key_cannot_take_the_whole_pool(probe_api: ProbeApi, keys: dict[str,
 def test_unknown_keys_are_limited_per_address_and_cost_no_lookup_when_flooding(
     probe_api: ProbeApi, keys: dict[str, str]
 ) -> None:
-    with api(probe_api, address="203.0.113.7", api_auth_failures_per_minute=5, api_key_cache_s=60) as client:
+    with api(probe_api, address="203.0.113.7", api_auth_failures_per_minute=5, api_key_cache_s=0.5) as client:
+        assert client.get(FAST_URL, headers=bearer(keys["acme"])).status_code == 200
         resolver = client.app.state.services.keys  # type: ignore[attr-defined]
         lookups: list[str] = []
         real_lookup = resolver.lookup
@@ -122,6 +123,8 @@ def test_unknown_keys_are_limited_per_address_and_cost_no_lookup_when_flooding(
         assert len(lookups) == 5, "once the address is limited, guesses are refused without a lookup"
         assert_error(guesses[-1], 429, "rate_limit_error", "rate_limited")
         assert 1 <= int(guesses[-1].headers["Retry-After"]) <= 12
+        time.sleep(0.6)  # the good key's cache entry expires: it is looked up again, not refused
+        assert client.get(FAST_URL, headers=bearer(keys["acme"])).status_code == 200
     with api(
         probe_api, address="198.51.100.2", api_auth_failures_per_minute=100, api_key_cache_s=60
     ) as client:

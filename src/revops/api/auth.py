@@ -93,6 +93,12 @@ class KeyResolver:
             return None
         return _usable(cached[0])
 
+    def known(self, secret: str) -> bool:
+        """Whether the secret was a key when last looked up (however long ago): re-checking it is one
+        lookup per `cache_s` per real key, which no client can multiply."""
+        with self._lock:
+            return hash_secret(secret) in self._cache
+
     def resolve(self, secret: str) -> ResolvedKey:
         """The secret's key, looked up in the warehouse unless cached (so it may block)."""
         if (resolved := self.cached(secret)) is not None:

@@ -59,7 +59,9 @@ def authorized(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency returning the request's key, once it is known, within its rate limit and in `scope`.
 
     A key not cached is looked up in the warehouse, unless its client address has presented too many
-    unknown keys lately: those get 429 without a lookup, so a flood of guesses costs no warehouse time."""
+    unknown keys lately: those get 429 without a lookup, so a flood of guesses costs no warehouse time
+    (a key that was valid when last seen is still looked up: clients behind the same address keep
+    working)."""
 
     async def dependency(request: Request, services: ServicesDep, credentials: Credentials) -> ApiKey:
         if credentials is None:
@@ -69,7 +71,8 @@ def authorized(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
         try:
             resolved = services.keys.cached(secret)
             if resolved is None:
-                if not (failures := services.auth_failures.peek(address)).allowed:
+                failures = services.auth_failures.peek(address)
+                if not failures.allowed and not services.keys.known(secret):
                     raise rate_limited("too many unknown API keys from this address", failures)
                 resolved = await run_in_threadpool(services.keys.resolve, secret)
         except ApiError as error:
