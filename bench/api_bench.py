@@ -215,7 +215,7 @@ class Connection:
         self.headers = f"Host: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
 
     async def get(self, path: str, params: dict[str, str]) -> tuple[int, bytes]:
-        self.writer.write(f"GET {path}?{urlencode(params)} HTTP/1.1\r\n".encode() + self.headers)
+        self.writer.write(f"GET {path}?{urlencode(params, doseq=True)} HTTP/1.1\r\n".encode() + self.headers)
         head = await self.reader.readuntil(b"\r\n\r\n")
         length = CONTENT_LENGTH.search(head)
         assert length, f"no Content-Length in {head[:200]!r}"
