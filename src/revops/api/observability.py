@@ -127,16 +127,13 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except DatabaseError as exc:
-            # Its text may quote the query; the ClickHouse error name is what tells the cause.
-            name = next(iter(re.findall(r"\(([A-Z_]+)\)", str(exc))), "unknown")
-            logger.error("unhandled warehouse error %s %s (request %s)", type(exc).__name__, name, request_id)
-            if response["started"]:
-                raise
-            failure = error_response(ApiError(500, "api_error", "internal_error", "internal error"))
-            await failure(scope, receive, send_with_headers)
-        except Exception:
-            logger.exception("unhandled error (request %s)", request_id)
+        except Exception as exc:
+            if isinstance(exc, DatabaseError):
+                # Its text may quote the query's values; the ClickHouse error name tells the cause.
+                name = next(iter(re.findall(r"\(([A-Z_]+)\)", str(exc))), "unknown")
+                logger.error("unhandled %s %s (request %s)", type(exc).__name__, name, request_id)
+            else:
+                logger.exception("unhandled error (request %s)", request_id)
             if response["started"]:
                 raise
             failure = error_response(ApiError(500, "api_error", "internal_error", "internal error"))

@@ -25,7 +25,7 @@ from revops.api.errors import invalid_parameter
 from revops.api.keys import Scope
 from revops.api.schemas import as_utc
 from revops.api.warehouse import WarehousePool
-from revops.core.dbt_models import dbt_models
+from revops.core.dbt_models import DbtModel, dbt_models
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 MAX_PAGE_SIZE = 500
@@ -225,17 +225,19 @@ class MartEndpoint:
             clickhouse_type(key.type)  # a nullable column cannot be a key: wrap it in an expression
             keys.append(key)
         object.__setattr__(self, "keys", tuple(keys))
-        object.__setattr__(self, "closed_sets", self._closed_sets())
-        models = dbt_models()
-        contracts = [models[name] for name in (t.partition(".")[2] for t in self.tables) if name in models]
+        contracts = self._contracts()
         for column in columns:
-            types = {
-                model.columns[column].data_type if column in model.columns else None for model in contracts
-            }
-            if len(types) > 1:
-                raise ValueError(
-                    f"{self.path}: the tables' contracts disagree on {column!r}: {sorted(map(str, types))}"
+            if (
+                len(
+                    {
+                        model.columns[column].data_type if column in model.columns else None
+                        for model in contracts
+                    }
                 )
+                > 1
+            ):
+                raise ValueError(f"{self.path}: the tables' dbt contracts disagree on {column!r}")
+        object.__setattr__(self, "closed_sets", self._closed_sets(contracts))
         params = [f.param for f in self.filters]
         reserved = {"limit", "cursor"} | ({self.variants.param} if self.variants else set())
         if len(set(params)) != len(params) or reserved & set(params):
@@ -250,19 +252,20 @@ class MartEndpoint:
             ):
                 raise ValueError(f"{self.path}: filters on the window column must be datetimes")
 
-    def _closed_sets(self) -> dict[str, tuple[Any, ...]]:
-        """From the dbt YAML of the tables read (which must agree); tables dbt does not build have none."""
+    def _contracts(self) -> list[DbtModel]:
+        """The dbt declarations of the tables read (none for tables dbt does not build, as in tests)."""
         models = dbt_models()
+        return [models[name] for name in (table.partition(".")[2] for table in self.tables) if name in models]
+
+    def _closed_sets(self, contracts: list[DbtModel]) -> dict[str, tuple[Any, ...]]:
+        """The `=` filters on a column with accepted values, and those values (the tables must agree)."""
         sets: dict[str, tuple[Any, ...]] = {}
         for spec in self.filters:
             if spec.op != "=" or base_type(spec.type) not in (str, int):
                 continue
             declared = {
-                models[name].columns[spec.column].accepted_values
-                if spec.column in models[name].columns
-                else None
-                for name in (table.partition(".")[2] for table in self.tables)
-                if name in models
+                model.columns[spec.column].accepted_values if spec.column in model.columns else None
+                for model in contracts
             }
             if len(declared) > 1:
                 raise ValueError(f"{self.path}: the tables' accepted values for {spec.column} differ")
