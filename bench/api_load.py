@@ -20,7 +20,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -28,12 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api_bench import NEXT_CURSOR, Connection, cpu_seconds, free_port
+from api_bench import NEXT_CURSOR, Connection, cpu_seconds, free_port, start_api
 
 from revops.api.keys import Scope, create_key, revoke_key
 from revops.core.paths import REPO_ROOT
@@ -208,24 +205,11 @@ def main() -> None:
     keys = [(ws, created.secret) for ws, created in made]
 
     port = free_port()
-    # The documented command (docs/deploy.md), one worker: the embedded warehouse is one process's. The
-    # per-key rate limit is raised so that the bench measures the server; every other limit is default.
+    # The per-key rate limit is raised so that the bench measures the server; every other limit is default.
     env = {**os.environ, "REVOPS_API_RATE_LIMIT_PER_MINUTE": "1000000"}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("uvicorn")), "--factory", "revops.api.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=env,
-        stderr=subprocess.DEVNULL,  # the API's own JSON access lines
-    )  # fmt: skip
     load_before = os.getloadavg()
+    server = start_api(port, env)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
         asyncio.run(run(port, keys, samples, 4, 3.0))  # warm-up
         cpu_before = cpu_seconds(server.pid)
         started = time.perf_counter()

@@ -101,23 +101,10 @@ def test_an_idle_api_lets_a_pipeline_run_in(revops_home: Path) -> None:
 
 def test_a_busy_api_still_lets_a_waiting_pipeline_run_in(revops_home: Path) -> None:
     pool = embedded_pool(idle_s=60)
-    stop = threading.Event()
-    failures: list[Exception] = []
-
-    def keep_busy() -> None:
-        while not stop.is_set():
-            try:
-                with pool.lease() as client:
-                    client.command("SELECT 1")
-            except WarehouseBusyError:
-                pass  # the pipeline had it for longer than wait_s: the API said 503, which is fine
-            except Exception as exc:
-                failures.append(exc)
-                return
-
+    stop, failures = threading.Event(), []
     with pool.lease() as client:
         client.command("SELECT 1")
-    workers = [threading.Thread(target=keep_busy) for _ in range(3)]
+    workers = [threading.Thread(target=keep_leasing, args=(pool, stop, failures)) for _ in range(3)]
     for worker in workers:
         worker.start()
     try:
@@ -133,6 +120,19 @@ def test_a_busy_api_still_lets_a_waiting_pipeline_run_in(revops_home: Path) -> N
     pool.close()
     assert not failures
     assert pool.sessions_opened >= 2
+
+
+def keep_leasing(pool: WarehousePool, stop: threading.Event, failures: list[Exception]) -> None:
+    """A client of the API that never pauses."""
+    while not stop.is_set():
+        try:
+            with pool.lease() as client:
+                client.command("SELECT 1")
+        except WarehouseBusyError:
+            pass  # the run held the warehouse longer than wait_s: a 503, which is fine
+        except Exception as exc:
+            failures.append(exc)
+            return
 
 
 class FakeClient:
@@ -220,19 +220,6 @@ MANY_STEPS = textwrap.dedent(
     print(f"{waited:.3f}", flush=True)
     """
 )
-
-
-def keep_leasing(pool: WarehousePool, stop: threading.Event, failures: list[Exception]) -> None:
-    """A client of the API that never pauses."""
-    while not stop.is_set():
-        try:
-            with pool.lease() as client:
-                client.command("SELECT 1")
-        except WarehouseBusyError:
-            pass  # the run held the warehouse longer than wait_s: a 503, which is fine
-        except Exception as exc:
-            failures.append(exc)
-            return
 
 
 def test_a_run_taking_the_warehouse_many_times_waits_for_a_busy_api_a_bounded_total(
