@@ -215,7 +215,7 @@ class Connection:
         self.headers = f"Host: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
 
     async def get(self, path: str, params: dict[str, str]) -> tuple[int, bytes]:
-        self.writer.write(f"GET {path}?{urlencode(params)} HTTP/1.1\r\n".encode() + self.headers)
+        self.writer.write(f"GET {path}?{urlencode(params, doseq=True)} HTTP/1.1\r\n".encode() + self.headers)
         head = await self.reader.readuntil(b"\r\n\r\n")
         length = CONTENT_LENGTH.search(head)
         assert length, f"no Content-Length in {head[:200]!r}"
@@ -224,6 +224,26 @@ class Connection:
 
 CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
 NEXT_CURSOR = re.compile(rb'"next_cursor":"([^"]+)"}$')
+
+
+def start_api(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The documented uvicorn command on 127.0.0.1 (one worker: the embedded warehouse is one process's,
+    no access log: the bench measures requests, not logging), once it answers /readyz."""
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("uvicorn")), "--factory", "revops.api.main:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        env=env,
+        stderr=subprocess.DEVNULL,  # the API's own JSON access lines
+    )  # fmt: skip
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("the API did not become ready")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -291,23 +311,8 @@ def main() -> None:
         get_settings.cache_clear()
         keys = build_warehouse(args.entries)
         port = free_port()
-        env = {**os.environ, "REVOPS_API_RATE_LIMIT_PER_MINUTE": "100000000"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "revops.api.main:create_app",
-             "--host", "127.0.0.1",
-             "--port", str(port), "--no-access-log", "--log-level", "warning"],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
+        server = start_api(port, {**os.environ, "REVOPS_API_RATE_LIMIT_PER_MINUTE": "100000000"})
         try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
             asyncio.run(run_level(port, server.pid, keys, "repeated", 4, 2.0))  # warm-up
             levels = [
                 asyncio.run(run_level(port, server.pid, keys, mix, clients, args.seconds))

@@ -113,18 +113,18 @@ def probe_api(tmp_path_factory: pytest.TempPathFactory) -> ProbeApi:
 
 
 def memory_keys(*keys: tuple[str, Scope | None]) -> tuple[dict[str, str], Callable[[str], ApiKey | None]]:
-    """Keys for (workspace, scope) pairs kept in memory (all scopes when scope is None): secrets by
+    """Live keys for (workspace, scope) pairs kept in memory (all scopes when scope is None): secrets by
     workspace, and a lookup for `create_app(key_lookup=…)`."""
     by_hash: dict[str, ApiKey] = {}
     secrets: dict[str, str] = {}
     for i, (workspace_id, scope) in enumerate(keys):
-        secret = f"rk_test_{workspace_id[:4]:x<4}{i:028d}"
+        secret = f"rk_live_{workspace_id[:4]:x<4}{i:028d}"
         secrets[workspace_id if scope is None else f"{workspace_id}:{scope.value}"] = secret
         by_hash[hash_secret(secret)] = ApiKey(
             key_id=f"key_{i}",
             workspace_id=workspace_id,
             name="test",
-            mode="test",
+            mode="live",
             display_prefix=secret[:12],
             scopes=frozenset(Scope) if scope is None else frozenset({scope}),
             created_at=datetime(2026, 1, 1, tzinfo=UTC),

@@ -215,3 +215,41 @@ def test_a_key_never_reads_another_workspace_whatever_the_filters(
                         endpoint.path, reader, limit=500, cursor=response.json()["next_cursor"], **params
                     )
                     assert {r["workspace_id"] for r in following.json()["data"]} <= {reader}
+
+
+def test_every_table_an_endpoint_reads_is_materialized(simulated_warehouse: SimulatedWarehouse) -> None:
+    """A page is a read of stored rows, never a recomputation (a view over the usage states took
+    2-8 s a page and failed under load)."""
+    from revops.api.routes import MART_ENDPOINTS
+
+    tables = sorted({table for endpoint in MART_ENDPOINTS for table in endpoint.tables})
+    with simulated_warehouse.open():
+        engines = {
+            f"marts.{row['name']}": row["engine"]
+            for row in query("SELECT name, engine FROM system.tables WHERE database = 'marts'")
+        }
+    assert {
+        table: engines.get(table) for table in tables if not engines.get(table, "").endswith("MergeTree")
+    } == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "currency"),
+    [("/v1/metrics/mrr", "usd"), ("/v1/ledger/entries", "Gbp"), ("/v1/recovery/episodes", "usd")],
+)
+def test_currency_filters_take_either_case(api: Api, path: str, currency: str) -> None:
+    workspace_id = "acme" if currency.upper() == "USD" else "globex"
+    lower = api.all_rows(path, workspace_id, currency=currency)
+    upper = api.all_rows(path, workspace_id, currency=currency.upper())
+    assert lower and lower == upper
+    assert {row["currency"] for row in lower} == {currency.upper()}
+
+
+def test_a_closed_set_filter_takes_several_values(api: Api) -> None:
+    """Repeating `movement_type` returns the rows of each value, as asking for each does, in order."""
+    path = "/v1/metrics/mrr-movements"
+    each = {kind: api.all_rows(path, "acme", movement_type=kind) for kind in ("new", "voluntary_churn")}
+    assert each["new"] and each["voluntary_churn"]
+    both = api.all_rows(path, "acme", movement_type=["voluntary_churn", "new"])
+    key = lambda row: (row["movement_date"], row["customer_id"])  # noqa: E731 - the endpoint's order
+    assert both == sorted(each["new"] + each["voluntary_churn"], key=key)

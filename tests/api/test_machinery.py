@@ -16,7 +16,7 @@ from revops.api.auth import KeyResolver
 from revops.api.errors import ApiError
 from revops.api.keys import ApiKey, Scope, create_key, list_keys, revoke_key
 from revops.api.main import create_app
-from revops.api.queries import PageRequest, cursor_scope, encode_cursor, page_query
+from revops.api.queries import PageRequest, base_type, cursor_scope, encode_cursor, page_query
 from revops.api.routes import MART_ENDPOINTS
 from revops.core.settings import Settings
 from revops.core.warehouse import connect
@@ -277,7 +277,12 @@ def test_every_declared_endpoint_queries_one_workspace_with_bound_values() -> No
     samples = {str: "x'); DROP TABLE marts.t; --", int: 7, bool: True, date: date(2026, 1, 2)}
     samples[datetime] = datetime(2026, 1, 1, tzinfo=UTC)  # the start of a month: every window's bound
     for endpoint in (*MART_ENDPOINTS, PROBE):
-        filters = {f.param: samples[f.type] for f in endpoint.filters}
+        filters = {
+            f.param: [samples[base_type(f.type)]]
+            if f.param in endpoint.closed_sets
+            else samples[base_type(f.type)]
+            for f in endpoint.filters
+        }
         last_row = {f"_sort_{i}": samples[key.type] for i, key in enumerate(endpoint.keys)}
         variants = endpoint.variants.options if endpoint.variants else [None]
         for variant in variants:
@@ -292,7 +297,7 @@ def test_every_declared_endpoint_queries_one_workspace_with_bound_values() -> No
             assert f" FROM {table} WHERE " in query.sql and table.startswith("marts.")
 
 
-def test_key_lookups_are_cached_but_unknown_keys_are_not() -> None:
+def test_key_lookups_are_cached_and_so_are_unknown_keys() -> None:
     secrets, lookup = memory_keys(("acme", Scope.ledger))
     calls: list[str] = []
 
@@ -300,17 +305,17 @@ def test_key_lookups_are_cached_but_unknown_keys_are_not() -> None:
         calls.append(secret)
         return lookup(secret)
 
-    resolver = KeyResolver(counting, cache_s=60)
+    resolver = KeyResolver(counting, cache_s=60, test_mode=lambda workspace_id: False)
     secret = secrets["acme:ledger:read"]
-    assert resolver.resolve(secret).workspace_id == "acme"
-    assert resolver.resolve(secret).workspace_id == "acme"
+    assert resolver.resolve(secret).key.workspace_id == "acme"
+    assert resolver.resolve(secret).key.workspace_id == "acme"
     assert calls == [secret]
     unknown = "rk_live_" + "z" * 32
-    for _ in range(2):
+    for _ in range(3):
         with pytest.raises(ApiError) as refused:
             resolver.resolve(unknown)
         assert refused.value.status == 401
-    assert calls.count(unknown) == 2
+    assert calls.count(unknown) == 1, "an unknown key presented again costs no lookup"
 
 
 def test_a_mart_not_built_yet_is_503_not_500(probe_api: ProbeApi) -> None:

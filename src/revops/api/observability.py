@@ -1,7 +1,9 @@
 """Request ids, structured access logs and Prometheus metrics, for every request in one middleware.
 
 Access log lines are JSON on the `revops.api.access` logger. They name the key by its display
-prefix and list the query parameters by name only: no secret or filter value is ever logged.
+prefix and list the query parameters by name only: no secret or filter value is ever logged. The
+server's own access log (uvicorn's `uvicorn.access`, on by default in its command line) gets the
+same treatment: its request lines keep the parameters' names and lose their values.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import secrets
 import time
 from typing import Any
 
+from clickhouse_connect.driver.exceptions import DatabaseError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +40,36 @@ def configure_logging() -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     api_logger.addHandler(handler)
     api_logger.setLevel(logging.INFO)
+
+
+REDACTED = "…"
+SERVER_ACCESS_LOGGER = "uvicorn.access"
+
+
+def redact_query(query: str) -> str:
+    """A query string with every value replaced (`api_key=…&currency=…`): names tell what a request
+    asked for; values may be secrets (a key sent as `?api_key=`) or customer data (ids, filters)."""
+    return "&".join(f"{part.split('=', 1)[0]}={REDACTED}" if part else part for part in query.split("&"))
+
+
+class RedactedRequestLine(logging.Filter):
+    """Removes query-string values from uvicorn's access records (`client - "GET /path?q HTTP/1.1" 200`,
+    the path being the third argument), whichever formatter or handler writes them later."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            path, _, query = args[2].partition("?")
+            record.args = (args[0], args[1], f"{path}?{redact_query(query)}", args[3], args[4])
+        return True
+
+
+def redact_server_access_log() -> None:
+    """Install `RedactedRequestLine` on uvicorn's access logger (once), so the documented
+    `uvicorn --factory revops.api.main:create_app …` never writes a query value."""
+    server_log = logging.getLogger(SERVER_ACCESS_LOGGER)
+    if not any(isinstance(f, RedactedRequestLine) for f in server_log.filters):
+        server_log.addFilter(RedactedRequestLine())
 
 
 class ApiMetrics:
@@ -94,8 +127,13 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:
-            logger.exception("unhandled error (request %s)", request_id)
+        except Exception as exc:
+            if isinstance(exc, DatabaseError):
+                # Its text may quote the query's values; the ClickHouse error name tells the cause.
+                name = next(iter(re.findall(r"\(([A-Z_]+)\)", str(exc))), "unknown")
+                logger.error("unhandled %s %s (request %s)", type(exc).__name__, name, request_id)
+            else:
+                logger.exception("unhandled error (request %s)", request_id)
             if response["started"]:
                 raise
             failure = error_response(ApiError(500, "api_error", "internal_error", "internal error"))

@@ -17,7 +17,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 
@@ -25,6 +25,7 @@ from revops.api.errors import invalid_parameter
 from revops.api.keys import Scope
 from revops.api.schemas import as_utc
 from revops.api.warehouse import WarehousePool
+from revops.core.dbt_models import DbtModel, dbt_models
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 MAX_PAGE_SIZE = 500
@@ -34,8 +35,24 @@ Operator = Literal["=", ">=", "<", "<="]
 WindowUnit = Literal["hour", "day", "month"]
 
 
+def _upper_currency_code(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{3}", value):
+        raise ValueError("must be a three-letter ISO 4217 currency code (`USD` or `usd`)")
+    return value.upper()
+
+
+CurrencyCode = Annotated[str, AfterValidator(_upper_currency_code)]
+"""A filter on an ISO 4217 code: either case is accepted; the marts hold upper case (`is_currency_code`)."""
+
+
+def base_type(python_type: Any) -> Any:
+    """The type without `Annotated` metadata (what a value is bound as)."""
+    return get_args(python_type)[0] if get_origin(python_type) is Annotated else python_type
+
+
 def clickhouse_type(python_type: Any) -> str:
     """The ClickHouse parameter type a value of this Python type is bound as."""
+    python_type = base_type(python_type)
     if python_type is bool:
         return "Bool"
     if python_type is int:
@@ -94,12 +111,15 @@ def to_parameter(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, list | tuple):
+        return [to_parameter(item) for item in value]
     return value
 
 
 @dataclass(frozen=True)
 class Filter:
-    """A query parameter that narrows rows: `column <op> value`."""
+    """A query parameter that narrows rows: `column <op> value`. On a column that is a closed set (dbt
+    `accepted_values`), an `=` filter takes one or several of its values (`?status=a&status=b`)."""
 
     param: str
     column: str
@@ -180,6 +200,8 @@ class MartEndpoint:
     variants: Variants | None = None
     """A param choosing the table among tables of the same columns; `table` is its default's."""
     keys: tuple[SortKey, ...] = field(init=False)
+    closed_sets: Mapping[str, tuple[Any, ...]] = field(init=False)
+    """Filter param → the values its column takes (its dbt `accepted_values`), for `=` filters on one."""
 
     def __post_init__(self) -> None:
         for table in self.tables:
@@ -203,6 +225,19 @@ class MartEndpoint:
             clickhouse_type(key.type)  # a nullable column cannot be a key: wrap it in an expression
             keys.append(key)
         object.__setattr__(self, "keys", tuple(keys))
+        contracts = self._contracts()
+        for column in columns:
+            if (
+                len(
+                    {
+                        model.columns[column].data_type if column in model.columns else None
+                        for model in contracts
+                    }
+                )
+                > 1
+            ):
+                raise ValueError(f"{self.path}: the tables' dbt contracts disagree on {column!r}")
+        object.__setattr__(self, "closed_sets", self._closed_sets(contracts))
         params = [f.param for f in self.filters]
         reserved = {"limit", "cursor"} | ({self.variants.param} if self.variants else set())
         if len(set(params)) != len(params) or reserved & set(params):
@@ -216,6 +251,43 @@ class MartEndpoint:
                 f.type is not datetime for f in self.filters if f.column == self.variants.window_column
             ):
                 raise ValueError(f"{self.path}: filters on the window column must be datetimes")
+
+    def _contracts(self) -> list[DbtModel]:
+        """The dbt declarations of the tables read (none for tables dbt does not build, as in tests)."""
+        models = dbt_models()
+        return [models[name] for name in (table.partition(".")[2] for table in self.tables) if name in models]
+
+    def _closed_sets(self, contracts: list[DbtModel]) -> dict[str, tuple[Any, ...]]:
+        """The `=` filters on a column with accepted values, and those values (the tables must agree)."""
+        sets: dict[str, tuple[Any, ...]] = {}
+        for spec in self.filters:
+            if spec.op != "=" or base_type(spec.type) not in (str, int):
+                continue
+            declared = {
+                model.columns[spec.column].accepted_values if spec.column in model.columns else None
+                for model in contracts
+            }
+            if len(declared) > 1:
+                raise ValueError(f"{self.path}: the tables' accepted values for {spec.column} differ")
+            if declared and (values := declared.pop()) is not None:
+                sets[spec.param] = tuple(base_type(spec.type)(value) for value in values)
+        return sets
+
+    def request_type(self, spec: Filter) -> Any:
+        """What a filter's value is validated as: one or several of its column's values for a closed set,
+        else one value of its type, bounded to what ClickHouse holds."""
+        if spec.param not in self.closed_sets:
+            return request_type(spec.type)
+        values = self.closed_sets[spec.param]
+        if base_type(spec.type) is str:
+            return list[Literal[values]]  # type: ignore[valid-type]
+
+        def member(value: int) -> int:  # an int from a query string is not a Literal[7] match
+            if value not in values:
+                raise ValueError("must be one of " + ", ".join(map(str, values)))
+            return value
+
+        return list[Annotated[int, AfterValidator(member)]]
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -250,11 +322,17 @@ class TenantQuery:
     @property
     def cache_key(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
         """Identifies the query's result: its SQL and every bound value (the workspace among them)."""
-        return self.sql, tuple(sorted(self.parameters.items()))
+        return self.sql, tuple(
+            (name, tuple(value) if isinstance(value, list) else value)
+            for name, value in sorted(self.parameters.items())
+        )
 
 
 def filters_fingerprint(filters: Mapping[str, Any]) -> str:
-    canonical = json.dumps({k: str(to_parameter(v)) for k, v in sorted(filters.items())}, sort_keys=True)
+    canonical = json.dumps(
+        {k: str(to_parameter(sorted(set(v)) if isinstance(v, list) else v)) for k, v in filters.items()},
+        sort_keys=True,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -335,6 +413,10 @@ def page_query(endpoint: MartEndpoint, workspace_id: str, request: PageRequest) 
     declared = {f.param: f for f in endpoint.filters}
     for param, value in request.filters.items():
         spec = declared[param]
+        if param in endpoint.closed_sets:  # one or several of the set's values
+            parameters[f"f_{param}"] = sorted(set(value))
+            conditions.append(f"{spec.column} IN {{f_{param}:Array({clickhouse_type(spec.type)})}}")
+            continue
         parameters[f"f_{param}"] = to_parameter(value)
         conditions.append(f"{spec.column} {spec.op} {{f_{param}:{clickhouse_type(spec.type)}}}")
     if request.cursor is not None:

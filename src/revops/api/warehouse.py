@@ -6,11 +6,13 @@ threads at once. Clients are built by `core.warehouse`.
 On the embedded warehouse (chDB) the API must share the data directory with pipeline runs, which take
 the warehouse lock in another process. Opening chDB costs ~0.06 s (0.4 s the first time in a process),
 too much per request, so the pool takes the lock on the first request and keeps its clients open while
-requests keep coming. It lets go when idle for `api_embedded_idle_s`, and, under continuous load, once
-it has held the warehouse for `api_embedded_max_hold_s` while another process waits for the lock: it
-then drains its leases, closes, and pauses for `YIELD_S` so that the waiting run gets it. (Without a
-waiter it keeps the warehouse, and with it `api.cache`'s pages: closing for nobody only stalls requests.)
-A request that finds the lock held by a run waits up to `api_warehouse_wait_s` and then fails with
+requests keep coming. It lets go when idle for `api_embedded_idle_s`, and, however busy, as soon as
+another process waits for the lock: it stops handing out clients, lets the requests in flight finish
+(each bounded by the query timeout), closes, and pauses for `YIELD_S` so that the waiting process gets
+it. A run that takes the lock many times therefore waits for the API only for the requests in flight
+each time (milliseconds), never for a hold period per acquisition. (Without a waiter it keeps the
+warehouse, and with it `api.cache`'s pages: closing for nobody only stalls requests.) A request that
+finds the lock held by a run waits up to `api_warehouse_wait_s` and then fails with
 `WarehouseBusyError`.
 """
 
@@ -49,7 +51,6 @@ class WarehousePool:
         size: int,
         wait_s: float,
         idle_s: float,
-        max_hold_s: float,
         query_timeout_s: int,
         build_client: Callable[[WarehouseTarget, dict[str, Any]], Client] = open_client_for,
     ) -> None:
@@ -57,7 +58,6 @@ class WarehousePool:
         self.size = size
         self.wait_s = wait_s
         self.idle_s = idle_s
-        self.max_hold_s = max_hold_s
         self._build_client = build_client
         # A page is a small in-order read: one thread each lets concurrent requests share the cores
         # instead of every query spreading over all of them.
@@ -70,7 +70,6 @@ class WarehousePool:
         self._idle: list[Client] = []
         self._leased = 0
         self._session: ExitStack | None = None
-        self._opened_at = 0.0
         self._last_used = 0.0
         self._draining = False
         self._reopen_after = 0.0
@@ -84,7 +83,6 @@ class WarehousePool:
             size=settings.api_pool_size,
             wait_s=settings.api_warehouse_wait_s,
             idle_s=settings.api_embedded_idle_s,
-            max_hold_s=settings.api_embedded_max_hold_s,
             query_timeout_s=settings.api_query_timeout_s,
         )
 
@@ -151,6 +149,8 @@ class WarehousePool:
                 self._idle.append(client)
             else:
                 client.close()
+            if self._draining and not self._leased:  # a waiting process gets the warehouse now
+                self._release_if_due(self._last_used)
             self._cond.notify_all()
 
     def _new_client(self) -> Client:
@@ -165,7 +165,7 @@ class WarehousePool:
         session = ExitStack()
         session.enter_context(hold_embedded_lock(timeout_s=wait_s))
         self._session = session
-        self._opened_at = self._last_used = time.monotonic()
+        self._last_used = time.monotonic()
         self.sessions_opened += 1
         self._ensure_janitor()
 
@@ -195,17 +195,17 @@ class WarehousePool:
                 self._release_if_due(time.monotonic())
 
     def _release_if_due(self, now: float) -> None:
-        """Let go of the embedded warehouse when idle, or (draining first) when held too long while a
-        pipeline run waits for it."""
+        """Let go of the embedded warehouse when idle, or (draining first) when another process waits
+        for it."""
         with self._cond:
             if self._session is None:
                 return
-            held_too_long = now - self._opened_at >= self.max_hold_s and others_waiting_for(self.target)
-            if held_too_long:
+            wanted = self._draining or others_waiting_for(self.target)
+            if wanted:
                 self._draining = True
             if self._leased:
                 return
-            if held_too_long or now - self._last_used >= self.idle_s:
+            if wanted or now - self._last_used >= self.idle_s:
                 self._close_session()
                 if self._draining:
                     self._draining = False

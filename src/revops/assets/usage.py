@@ -9,9 +9,9 @@ single dbt invocation (`BackfillPolicy.single_run`), and recomputing a day repla
 so a day processed twice holds the same rows.
 
 Every usage model is here (dbt tag `usage_daily`), the marts too: per hour, day and month they are
-partitioned like the states and recomputed with them; per billing period they are views over the day
-states and Stripe's staging models, re-created with each run, so the main job (which loads usage and
-builds Stripe's models) never depends on this one and runs first.
+partitioned like the states and recomputed with them; per billing period a table rebuilt whole by
+each run from the day states and Stripe's staging models (and views over it), so the main job (which
+loads usage and builds Stripe's models) never depends on this one and runs first.
 """
 
 import json

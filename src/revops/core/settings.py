@@ -63,12 +63,6 @@ class Settings(BaseSettings):
     api_embedded_idle_s: float = Field(
         default=2.0, gt=0, description="Idle seconds after which the API lets go of the embedded warehouse."
     )
-    api_embedded_max_hold_s: float = Field(
-        default=30.0,
-        gt=0,
-        description="Longest the API, while busy, keeps the embedded warehouse from a pipeline run "
-        "waiting for it.",
-    )
     api_key_cache_s: float = Field(
         default=5.0, ge=0, description="Seconds an API key lookup is cached (a revocation applies within it)."
     )
@@ -77,6 +71,23 @@ class Settings(BaseSettings):
         default=64 * 2**20,
         ge=0,
         description="Bytes of response pages the API keeps while it holds the embedded warehouse (0: none).",
+    )
+    api_key_max_concurrent: int = Field(
+        default=4,
+        ge=1,
+        description="Warehouse queries one API key may have running at once (more answer 429), so one "
+        "key cannot take the whole pool.",
+    )
+    api_auth_failures_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Unknown or malformed API keys a client address may present per minute (also the "
+        "burst); beyond it the API answers 429 without looking the key up.",
+    )
+    api_public_url: str | None = Field(
+        default=None,
+        description="The API's public base URL (https://api.example.com), used to build redirects; "
+        "without it redirects are relative. Never taken from the request's Host header.",
     )
     # Dunning (docs/recovery.md): live actions are off until a workspace's policy file turns them on.
     dunning_policies_dir: Path = Field(

@@ -111,7 +111,7 @@ final as (
         bank_transaction_id,
         bank_account_id,
         reconciliation_status,
-        reconciliation_status in ('amount_mismatch', 'missing_in_bank', 'unexplained_deposit') as is_flagged,
+        toBool(reconciliation_status in ('amount_mismatch', 'missing_in_bank', 'unexplained_deposit')) as is_flagged,
         currency,
         payout_amount,
         deposit_amount,

@@ -155,7 +155,7 @@ final as (
         with_invoice.first_decline_code as decline_code,
         with_invoice.first_advice_code as advice_code,
         with_invoice.decline_category as decline_category,
-        with_invoice.decline_category = 'soft' as is_retryable,
+        toBool(with_invoice.decline_category = 'soft') as is_retryable,
         with_invoice.attempt_count as attempt_count,
         with_invoice.failed_attempt_count as failed_attempt_count,
         with_invoice.attempt_outcomes as attempt_outcomes,

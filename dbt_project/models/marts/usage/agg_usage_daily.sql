@@ -1,9 +1,12 @@
 {# Finalized values, one partition per month like the day states they come from (a run recomputes
-   the whole months of its days), ordered as the API pages them: a page is a range read. #}
+   the whole months of its days), ordered as the API pages them: a page is a range read.
+   Its contract is enforced (the API serves it), so a changed schema fails the run: rebuild with
+   --full-refresh. #}
 {{
     config(
         materialized='incremental',
         incremental_strategy='insert_overwrite',
+        on_schema_change='fail',
         partition_by='toYYYYMM(window_start)',
         order_by=['workspace_id', 'window_start', 'customer_id', 'meter_slug', 'aggregation'],
         tags=['usage_daily'],

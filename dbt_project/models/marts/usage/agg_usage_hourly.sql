@@ -1,10 +1,13 @@
 {# Finalized values ordered as the API pages them, so a page is a range read, not an aggregation.
    One partition per month (a run recomputes the whole months of its days from the hour states): day
-   partitions would make every unfiltered page merge hundreds of parts. #}
+   partitions would make every unfiltered page merge hundreds of parts.
+   Its contract is enforced (the API serves it), so a changed schema fails the run: rebuild with
+   --full-refresh. #}
 {{
     config(
         materialized='incremental',
         incremental_strategy='insert_overwrite',
+        on_schema_change='fail',
         partition_by='toYYYYMM(window_start)',
         order_by=['workspace_id', 'window_start', 'customer_id', 'meter_slug', 'aggregation'],
         tags=['usage_daily'],

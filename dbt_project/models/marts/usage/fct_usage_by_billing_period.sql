@@ -1,4 +1,13 @@
-{{ config(materialized='view', tags=['usage_daily']) }}
+{# A table, rebuilt whole by every usage run (after the day states it reads), ordered as the API pages
+   it: reading it as a view recomputed every period of the workspace for each page. Rebuilding it
+   whole keeps it exact whatever changed since: recomputed days, and periods Stripe added. #}
+{{
+    config(
+        materialized='table',
+        order_by=['workspace_id', 'subscription_id', 'period_start_at', 'meter_slug', 'aggregation'],
+        tags=['usage_daily'],
+    )
+}}
 
 -- Usage of every meter per subscription and billing period. Periods are the service periods of
 -- the subscription's plan (licensed) invoice lines; their boundaries fall at any second, so whole
@@ -35,9 +44,21 @@ whole_days as (
 
 ),
 
+edge_days as (
+
+    -- The days a period only partly covers: its first unless it starts at midnight, its last unless
+    -- it ends at one.
+    select distinct workspace_id, customer_id, edge_date
+    from periods
+    array join [toDate(period_start_at), toDate(period_end_at)] as edge_date
+    where edge_date < first_full_date or edge_date >= end_date
+
+),
+
 edge_events as (
 
     select * from {{ ref('int_usage__metered_events') }}
+    where (workspace_id, customer_id, event_date) in (select workspace_id, customer_id, edge_date from edge_days)
 
 ),
 
@@ -66,10 +87,11 @@ final as (
 
     select
         workspace_id,
-        subscription_id,
+        -- Never NULL: periods come from invoice lines joined to their subscription, with both ends.
+        assumeNotNull(subscription_id) as subscription_id,
         customer_id,
-        period_start_at,
-        period_end_at,
+        assumeNotNull(period_start_at) as period_start_at,
+        assumeNotNull(period_end_at) as period_end_at,
         meter_slug,
         aggregation,
         {{ usage_meter_value() }} as usage_quantity,

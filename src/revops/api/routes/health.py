@@ -4,7 +4,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from revops.api.deps import ServicesDep
 from revops.api.errors import ERROR_RESPONSES
@@ -13,12 +13,14 @@ router = APIRouter(tags=["operations"])
 
 
 class Health(BaseModel):
-    status: Literal["ok"] = "ok"
+    status: Literal["ok"] = Field("ok", description="The process answers.")
 
 
 class Readiness(BaseModel):
-    status: Literal["ready"] = "ready"
-    warehouse: Literal["embedded", "server"]
+    status: Literal["ready"] = Field("ready", description="The warehouse answered a query.")
+    warehouse: Literal["embedded", "server"] = Field(
+        description="Which warehouse the API reads: the embedded engine (chDB) or a ClickHouse server."
+    )
 
 
 @router.get("/healthz", summary="The process is up")

@@ -2,62 +2,17 @@
 
 from datetime import date, datetime
 
-from pydantic import BaseModel
-
 from revops.api.keys import Scope
-from revops.api.queries import Filter, MartEndpoint, SortKey
-from revops.api.schemas import MinorUnits, UtcDatetime
+from revops.api.queries import CurrencyCode, Filter, MartEndpoint, SortKey
+from revops.api.schemas import mart_row
 
-CURRENCY = Filter("currency", "currency", str, description="ISO 4217 code, upper case (`USD`).")
+CURRENCY = Filter("currency", "currency", CurrencyCode, description="ISO 4217 code (`USD` or `usd`).")
 ACCOUNT = Filter("account", "account", str, description="Chart-of-accounts code (`revenue`, `cash`, …).")
 
-
-class LedgerEntry(BaseModel):
-    workspace_id: str
-    entry_id: str
-    transaction_id: str
-    occurred_at: UtcDatetime
-    account: str
-    sub_account: str
-    currency: str
-    debit: MinorUnits
-    credit: MinorUnits
-    source_system: str
-    source_object_id: str
-    posting_rule: str
-    customer_id: str | None
-    invoice_id: str | None
-    description: str | None
-
-
-class AccountBalance(BaseModel):
-    workspace_id: str
-    balance_date: date
-    account: str
-    sub_account: str
-    account_class: str | None
-    currency: str
-    debits: MinorUnits
-    credits: MinorUnits
-    balance: MinorUnits
-
-
-class PayoutReconciliation(BaseModel):
-    workspace_id: str
-    payout_id: str | None
-    bank_transaction_id: str | None
-    bank_account_id: str | None
-    reconciliation_status: str
-    is_flagged: bool
-    currency: str | None
-    payout_amount: MinorUnits | None
-    deposit_amount: MinorUnits | None
-    amount_difference: MinorUnits | None
-    payout_created_at: UtcDatetime | None
-    expected_arrival_date: date | None
-    deposit_date: date | None
-    days_after_expected: int | None
-    deposit_description: str | None
+# Row models are the marts' dbt contracts (types, descriptions, closed sets): api/schemas.py.
+LedgerEntry = mart_row("marts.fct_ledger_entries", "LedgerEntry", exclude=("posting_key", "line_key"))
+AccountBalance = mart_row("marts.fct_account_balances_daily", "AccountBalance")
+PayoutReconciliation = mart_row("marts.fct_payout_reconciliation", "PayoutReconciliation")
 
 
 ENDPOINTS = (
@@ -77,7 +32,9 @@ ENDPOINTS = (
             CURRENCY,
             Filter("since", "occurred_at", datetime, ">=", "Entries at or after this instant (ISO 8601)."),
             Filter("until", "occurred_at", datetime, "<", "Entries before this instant (ISO 8601)."),
-            Filter("source_system", "source_system", str, description="`stripe`, `plaid`, …"),
+            Filter(
+                "source_system", "source_system", str, description="The system the line's object comes from."
+            ),
             Filter(
                 "source_object_id", "source_object_id", str, description="The object posted (`ch_…`, `in_…`)."
             ),
@@ -111,9 +68,9 @@ ENDPOINTS = (
         description="Every Stripe payout with its bank deposit and status, and every deposit that no "
         "payout explains.",
         filters=(
-            Filter("status", "reconciliation_status", str, description="`matched`, `missing_in_bank`, …"),
+            Filter("status", "reconciliation_status", str, description="The reconciliation status."),
             Filter("is_flagged", "is_flagged", bool, description="Only rows that need attention (or not)."),
-            Filter("currency", "currency", str, description="ISO 4217 code, upper case (`USD`)."),
+            CURRENCY,
             Filter("payout_id", "payout_id", str, description="One payout (`po_…`)."),
         ),
     ),

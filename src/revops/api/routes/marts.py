@@ -4,7 +4,8 @@ Nothing here is specific to one mart: auth, scope, rate limit, validation, tenan
 pagination apply to every endpoint the same way.
 """
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from revops.api.cache import RenderedPage
 from revops.api.deps import ServicesDep, authorized
-from revops.api.errors import ERROR_RESPONSES
+from revops.api.errors import ERROR_RESPONSES, ApiError, invalid_parameter
 from revops.api.keys import ApiKey
 from revops.api.queries import (
     DEFAULT_PAGE_SIZE,
@@ -23,7 +24,6 @@ from revops.api.queries import (
     Variants,
     fetch_page,
     page_query,
-    request_type,
 )
 
 
@@ -49,18 +49,38 @@ def _query_model(endpoint: MartEndpoint) -> type[BaseModel]:
             Field(endpoint.variants.default, description=endpoint.variants.description),
         )
     for spec in endpoint.filters:
+        description = spec.description
+        if spec.param in endpoint.closed_sets:
+            description += " Repeat the parameter for several values (`?p=a&p=b`)."
         if spec.param in endpoint.required:
-            fields[spec.param] = (request_type(spec.type), Field(description=spec.description))
+            fields[spec.param] = (endpoint.request_type(spec), Field(description=description))
         else:
-            fields[spec.param] = (request_type(spec.type) | None, Field(None, description=spec.description))
+            fields[spec.param] = (endpoint.request_type(spec) | None, Field(None, description=description))
     return create_model(f"{endpoint.row.__name__}Query", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _single_valued(endpoint: MartEndpoint) -> Callable[[Request], Awaitable[None]]:
+    """A dependency refusing a parameter given twice unless it takes several values: otherwise only
+    one of them would count, silently."""
+    multiple = set(endpoint.closed_sets)
+    known = {"limit", "cursor", *(f.param for f in endpoint.filters)}
+    if endpoint.variants is not None:
+        known.add(endpoint.variants.param)
+
+    async def dependency(request: Request) -> None:
+        counts = Counter(name for name, _ in request.query_params.multi_items())
+        for name, count in counts.items():
+            if count > 1 and name in known and name not in multiple:
+                raise invalid_parameter(name, f"{name} was given {count} times; it takes one value")
+
+    return dependency
 
 
 def _page_model(endpoint: MartEndpoint) -> type[BaseModel]:
     return create_model(
         f"{endpoint.row.__name__}Page",
-        object=(Literal["list"], "list"),
-        data=(list[endpoint.row], ...),
+        object=(Literal["list"], Field("list", description="Always `list`: a page of rows.")),
+        data=(list[endpoint.row], Field(description="The page's rows, in the endpoint's order.")),
         has_more=(bool, Field(description="Whether another page follows.")),
         next_cursor=(str | None, Field(description="Pass as `cursor` for the next page; null on the last.")),
     )
@@ -78,6 +98,7 @@ def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
     QueryModel = _query_model(endpoint)
     PageModel = _page_model(endpoint)
     variant_param = endpoint.variants.param if endpoint.variants else None
+    single_valued = _single_valued(endpoint)
 
     # Async, so a cached page is answered on the event loop; only a warehouse read goes to a thread.
     async def list_rows(
@@ -85,6 +106,7 @@ def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
         params: Annotated[QueryModel, Query()],  # type: ignore[valid-type]
         key: Annotated[ApiKey, Depends(authorized(endpoint.scope))],
         services: ServicesDep,
+        _: Annotated[None, Depends(single_valued)],
     ) -> Response:
         filters = params.model_dump(exclude={"limit", "cursor", variant_param}, exclude_none=True)
         variant = getattr(params, variant_param) if variant_param else None
@@ -94,7 +116,19 @@ def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
         if rendered is not None:
             services.pool.mark_used()
         else:
-            page = await run_in_threadpool(fetch_page, services.pool, endpoint, wanted, query)
+            if not services.concurrency.try_acquire(key.key_id):
+                raise ApiError(
+                    429,
+                    "rate_limit_error",
+                    "concurrency_limited",
+                    f"this key already has {services.concurrency.per_key} queries running; retry when "
+                    "one has finished",
+                    headers={"Retry-After": "1"},
+                )
+            try:
+                page = await run_in_threadpool(fetch_page, services.pool, endpoint, wanted, query)
+            finally:
+                services.concurrency.release(key.key_id)
             # Validated against the response model and serialized by pydantic in one pass (FastAPI's
             # own path converts to JSON-able objects first, at several times the cost per page).
             body = PageModel(data=page.rows, has_more=page.has_more, next_cursor=page.next_cursor)

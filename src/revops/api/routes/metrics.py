@@ -1,39 +1,15 @@
 """Recurring revenue (`/v1/metrics/*`): daily MRR and its movements."""
 
 from datetime import date
-from decimal import Decimal
-
-from pydantic import BaseModel
 
 from revops.api.keys import Scope
-from revops.api.queries import Filter, MartEndpoint
-from revops.api.schemas import MinorUnits, UtcDatetime
+from revops.api.queries import CurrencyCode, Filter, MartEndpoint
+from revops.api.schemas import mart_row
 
 CUSTOMER = Filter("customer_id", "customer_id", str, description="One customer (`cus_…`).")
 
-
-class MrrDay(BaseModel):
-    workspace_id: str
-    mrr_date: date
-    customer_id: str
-    product_id: str
-    currency: str
-    subscriptions: int
-    mrr_original: MinorUnits | None
-    reporting_currency: str
-    fx_rate: Decimal | None
-    fx_rate_at: UtcDatetime | None
-    mrr: MinorUnits | None
-
-
-class MrrMovement(BaseModel):
-    workspace_id: str
-    movement_date: date
-    customer_id: str
-    movement_type: str
-    previous_mrr: MinorUnits | None
-    mrr: MinorUnits | None
-    mrr_change: MinorUnits | None
+MrrDay = mart_row("marts.fct_mrr_daily", "MrrDay")
+MrrMovement = mart_row("marts.fct_mrr_movements", "MrrMovement")
 
 
 ENDPOINTS = (
@@ -52,7 +28,7 @@ ENDPOINTS = (
             Filter("until", "mrr_date", date, "<", "Before this day."),
             CUSTOMER,
             Filter("product_id", "product_id", str, description="One product (`prod_…`)."),
-            Filter("currency", "currency", str, description="The plan's currency (`USD`)."),
+            Filter("currency", "currency", CurrencyCode, description="The plan's currency (`USD` or `usd`)."),
         ),
     ),
     MartEndpoint(
@@ -68,9 +44,7 @@ ENDPOINTS = (
             Filter("since", "movement_date", date, ">=", "From this day on."),
             Filter("until", "movement_date", date, "<", "Before this day."),
             CUSTOMER,
-            Filter(
-                "movement_type", "movement_type", str, description="`new`, `expansion`, `churn_voluntary`, …"
-            ),
+            Filter("movement_type", "movement_type", str, description="The kind of movement."),
         ),
     ),
 )

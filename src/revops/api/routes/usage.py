@@ -1,40 +1,17 @@
 """Metered usage (`/v1/usage*`): per customer, meter and hour, day or month, and per billing period."""
 
 from datetime import datetime
-from decimal import Decimal
-
-from pydantic import BaseModel
 
 from revops.api.keys import Scope
 from revops.api.queries import Filter, MartEndpoint, SortKey, Variant, Variants
-from revops.api.schemas import UtcDatetime
+from revops.api.schemas import mart_row
 
 METER = Filter("meter", "meter_slug", str, description="A meter's slug (`api_calls`, …).")
 CUSTOMER = Filter("customer_id", "customer_id", str, description="One customer (`cus_…`).")
 
-
-class UsageWindow(BaseModel):
-    workspace_id: str
-    window_start: UtcDatetime
-    window_end: UtcDatetime
-    customer_id: str
-    meter_slug: str
-    aggregation: str
-    usage_quantity: Decimal | None
-    event_count: int
-
-
-class UsageBillingPeriod(BaseModel):
-    workspace_id: str
-    subscription_id: str | None
-    customer_id: str | None
-    period_start_at: UtcDatetime | None
-    period_end_at: UtcDatetime | None
-    meter_slug: str
-    aggregation: str
-    usage_quantity: Decimal | None
-    event_count: int
-
+# The hour, day and month marts share these columns (MartEndpoint checks their contracts agree).
+UsageWindow = mart_row("marts.agg_usage_daily", "UsageWindow", exclude=("usage_date", "last_event_at"))
+UsageBillingPeriod = mart_row("marts.fct_usage_by_billing_period", "UsageBillingPeriod")
 
 DAILY_USAGE = "marts.agg_usage_daily"
 
@@ -83,12 +60,7 @@ ENDPOINTS = (
         table="marts.fct_usage_by_billing_period",
         row=UsageBillingPeriod,
         scope=Scope.usage,
-        order_by=(
-            SortKey("ifNull(subscription_id, '')", str),
-            SortKey("ifNull(period_start_at, toDateTime64(0, 3, 'UTC'))", datetime),
-            "meter_slug",
-            "aggregation",
-        ),
+        order_by=("subscription_id", "period_start_at", "meter_slug", "aggregation"),
         summary="Usage per subscription and billing period",
         description="Each meter's value over each billing period of a subscription, exact to the second "
         "at the period's edges.",
