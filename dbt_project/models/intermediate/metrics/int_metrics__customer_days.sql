@@ -20,7 +20,7 @@ final as (
         mrr_daily.workspace_id as workspace_id,
         mrr_daily.mrr_date as mrr_date,
         mrr_daily.customer_id as customer_id,
-        toInt64(sum(mrr_daily.mrr)) as customer_mrr
+        toInt64(sum(assumeNotNull(mrr_daily.mrr))) as customer_mrr
     from mrr_daily
     group by workspace_id, mrr_date, customer_id
     having customer_mrr > 0

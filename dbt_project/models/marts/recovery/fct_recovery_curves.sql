@@ -8,6 +8,12 @@
 
 with
 
+measured as (
+
+    select {{ recovery_as_of() }} as measured_at
+
+),
+
 episodes as (
 
     select * from {{ ref('fct_failed_payment_episodes') }}
@@ -27,13 +33,15 @@ episode_days as (
         toStartOfMonth(episodes.first_failed_at) as month,
         episodes.dunning_cohort as cohort,
         days.days_since_failure as days_since_failure,
-        episodes.first_failed_at + toIntervalDay(days.days_since_failure) <= {{ recovery_as_of() }}
+        measured.measured_at as measured_at,
+        episodes.first_failed_at + toIntervalDay(days.days_since_failure) <= measured.measured_at
             as is_matured,
         episodes.recovered_at is not null
             and episodes.recovered_at <= episodes.first_failed_at + toIntervalDay(days.days_since_failure)
             as is_recovered_by_then
     from episodes
     cross join days
+    cross join measured
 
 ),
 
@@ -44,6 +52,7 @@ grouped as (
         if(grouping(month) = 1, null, month) as cohort_month,
         if(grouping(cohort) = 1, 'all', cohort) as dunning_cohort,
         days_since_failure,
+        any(measured_at) as measured_at,
         toInt64(count()) as episodes,
         toInt64(countIf(is_matured)) as matured_episodes,
         toInt64(countIf(is_matured and is_recovered_by_then)) as recovered_episodes
