@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -120,6 +121,26 @@ def status() -> None:
         ]
         table.add_row(f"{status.database}.{status.table}", status.engine, f"{status.rows:,}", *per_workspace)
     console.print(table if statuses else "The warehouse is empty: run `revops run` first.")
+
+
+@app.command()
+def report(
+    workspace: Annotated[
+        list[str] | None, typer.Option(help="A workspace to report on; repeat for several (default: all).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Directory for <workspace>.html (default: REVOPS_HOME/reports).")
+    ] = None,
+) -> None:
+    """Write an offline HTML report per workspace: MRR, movements, cohorts, recovery, exceptions, usage."""
+    from revops.reporting import write_reports
+
+    written = write_reports(out or get_settings().home / "reports", workspace)
+    if not written:
+        errors.print("No workspace has metrics yet: run `revops run` first.")
+        raise typer.Exit(1)
+    for name, path in written.items():
+        console.print(f"{name}: {path}")
 
 
 @sim_app.command("serve")
