@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from revops.cli.api_keys import app as api_keys_app
+from revops.cli.bi_users import app as bi_users_app
 from revops.cli.output import OutputFormat, render
 from revops.core.settings import get_settings
 
@@ -17,6 +18,7 @@ app = typer.Typer(help="revops: Stripe, bank and books in one ClickHouse warehou
 sim_app = typer.Typer(help="The simulated providers used by the demo and the tests.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(bi_users_app, name="bi-users")
 console = Console()
 errors = Console(stderr=True)
 
