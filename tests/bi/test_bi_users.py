@@ -87,7 +87,3 @@ def test_the_command_refuses_the_embedded_warehouse_and_prints_redacted_sql(
     assert printed.exit_code == 0, printed.output
     assert "BY '<redacted>'" in printed.output and "CREATE ROW POLICY" in printed.output
 
-
-def test_docs_explain_bi_access() -> None:
-    bi = (Path(__file__).parents[2] / "docs" / "bi.md").read_text()
-    assert "revops bi-users create" in bi
