@@ -5,7 +5,6 @@ granted mart, selects exactly one tenant, and the command refuses the embedded w
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -86,4 +85,3 @@ def test_the_command_refuses_the_embedded_warehouse_and_prints_redacted_sql(
     assert refused.exit_code == 2 and "server" in refused.output
     assert printed.exit_code == 0, printed.output
     assert "BY '<redacted>'" in printed.output and "CREATE ROW POLICY" in printed.output
-

@@ -2,7 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
-from revops.assets import dunning, ingestion, transformation, usage
+from revops.assets import dunning, ingestion, kpis, reporting, transformation, usage
 from revops.assets.jobs import daily_schedule, revops_main_job, source_jobs, source_schedules
 from revops.assets.resources import default_resources
 
@@ -11,6 +11,8 @@ defs = Definitions.merge(
     transformation.defs,
     dunning.defs,
     usage.defs,
+    kpis.defs,
+    reporting.defs,
     Definitions(
         jobs=[revops_main_job, *source_jobs],
         schedules=[daily_schedule, *source_schedules],

@@ -178,6 +178,14 @@ def write_reports(out_dir: Path, workspaces: Iterable[str] | None = None) -> dic
     return written
 
 
+def report_tables() -> set[str]:
+    """The marts the report reads (its Dagster asset's dependencies, its dbt exposure)."""
+    import re
+
+    sql = " ".join([chart.sql for chart in CHARTS] + [KPI_SQL, MONTH_KPI_SQL, WORKSPACES_SQL])
+    return set(re.findall(r"marts\.(\w+)", sql))
+
+
 def read_figures(page: str) -> dict[str, dict[str, Any]]:
     """The figures embedded in a report page, by chart id (what the tests read back)."""
     import re

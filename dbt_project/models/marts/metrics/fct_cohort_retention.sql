@@ -10,7 +10,7 @@ with
 
 as_of as (
 
-    select workspace_id, assumeNotNull(toDate(as_of_at)) as as_of_date from {{ ref('int_ledger__as_of') }}
+    select workspace_id, as_of_date from {{ ref('int_metrics__workspaces') }}
 
 ),
 

@@ -7,18 +7,6 @@
 
 with
 
-as_of as (
-
-    select workspace_id, assumeNotNull(toDate(as_of_at)) as as_of_date from {{ ref('int_ledger__as_of') }}
-
-),
-
-mrr_daily as (
-
-    select * from {{ ref('fct_mrr_daily') }}
-
-),
-
 customer_days as (
 
     select * from {{ ref('int_metrics__customer_days') }}
@@ -39,12 +27,7 @@ trials as (
 
 workspaces as (
 
-    select
-        mrr_daily.workspace_id as workspace_id,
-        any(mrr_daily.reporting_currency) as reporting_currency,
-        min(mrr_daily.mrr_date) as first_mrr_date
-    from mrr_daily
-    group by workspace_id
+    select * from {{ ref('int_metrics__workspaces') }}
 
 ),
 
@@ -55,12 +38,11 @@ days as (
         workspaces.reporting_currency as reporting_currency,
         addDays(
             workspaces.first_mrr_date,
-            arrayJoin(range(toUInt32(dateDiff('day', workspaces.first_mrr_date, as_of.as_of_date) + 1)))
+            arrayJoin(range(toUInt32(dateDiff('day', workspaces.first_mrr_date, workspaces.as_of_date) + 1)))
         ) as period_key,
         period_key as end_state_date,
         subtractMonths(period_key, 12) as t12m_start_state_date
     from workspaces
-    inner join as_of on workspaces.workspace_id = as_of.workspace_id
 
 ),
 
@@ -78,10 +60,7 @@ window_periods as (
 
 unconverted as (
 
-    select workspace_id, mrr_date, arraySort(groupUniqArray(currency)) as currencies
-    from mrr_daily
-    where mrr is null
-    group by workspace_id, mrr_date
+    select * from {{ ref('int_metrics__unconverted_currencies') }}
 
 ),
 
