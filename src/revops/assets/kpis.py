@@ -6,7 +6,6 @@ in the key). The KPIs are read in the dbt step right after dbt (assets/transform
 run after it, as their own checks.
 """
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -276,9 +275,8 @@ def mrr_drop_within_limit(config: KpiAlertConfig) -> AssetCheckResult:
             "      FROM marts.fct_saas_metrics_daily) GROUP BY workspace_id ORDER BY workspace_id",
             parameters={"days": config.mrr_drop_window_days},
         ).result_rows
-    changes: dict[str, float | None] = defaultdict(lambda: None)
-    for workspace, now, before in rows:
-        changes[workspace] = None if not before else (now - before) / before * 100
+    # No MRR a window ago (a young workspace): no change to judge.
+    changes = {ws: None if not before else (now - before) / before * 100 for ws, now, before in rows}
     dropped = {
         ws: round(change, 2)
         for ws, change in changes.items()
