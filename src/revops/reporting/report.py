@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
 import plotly.io
 from clickhouse_connect.driver.client import Client
 from plotly.offline import get_plotlyjs
@@ -135,8 +137,16 @@ def render_report(client: Client, workspace: str, generated_at: datetime | None 
     currency = latest["reporting_currency"] if latest else ""
     sections = []
     for chart in CHARTS:
-        rows = list(client.query(chart.sql, parameters={"ws": workspace}).named_results())
-        figure = chart.figure(rows, currency)
+        missing = [
+            table for table in tables_read(chart.sql) if not client.command(f"EXISTS TABLE marts.{table}")
+        ]
+        if missing:  # e.g. the usage aggregates, which `revops run` builds after its job
+            figure = go.Figure(
+                layout={"title": f"{chart.title}: not built yet (marts.{', marts.'.join(missing)})"}
+            )
+        else:
+            rows = list(client.query(chart.sql, parameters={"ws": workspace}).named_results())
+            figure = chart.figure(rows, currency)
         sections.append(_chart_html(chart, plotly.io.to_json(figure, validate=True)))
     tiles = "".join(
         f'<div class="kpi" id="kpi-{kpi.id}"><div class="label">{html.escape(kpi.label)}</div>'
@@ -178,18 +188,20 @@ def write_reports(out_dir: Path, workspaces: Iterable[str] | None = None) -> dic
     return written
 
 
+def tables_read(sql: str) -> list[str]:
+    """The marts a query reads, in order of appearance."""
+    return list(dict.fromkeys(re.findall(r"marts\.(\w+)", sql)))
+
+
 def report_tables() -> set[str]:
     """The marts the report reads (its Dagster asset's dependencies, its dbt exposure)."""
-    import re
-
-    sql = " ".join([chart.sql for chart in CHARTS] + [KPI_SQL, MONTH_KPI_SQL, WORKSPACES_SQL])
-    return set(re.findall(r"marts\.(\w+)", sql))
+    return set(
+        tables_read(" ".join([chart.sql for chart in CHARTS] + [KPI_SQL, MONTH_KPI_SQL, WORKSPACES_SQL]))
+    )
 
 
 def read_figures(page: str) -> dict[str, dict[str, Any]]:
     """The figures embedded in a report page, by chart id (what the tests read back)."""
-    import re
-
     figures = {}
     for match in re.finditer(
         r'<script type="application/json" class="revops-figure" '
