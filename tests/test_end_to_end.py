@@ -140,7 +140,9 @@ def test_materializations_carry_row_counts_schemas_groups_and_kpis(demo_home: Pa
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(demo_home / "dagster")))
     (run,) = instance.get_runs(limit=1)
     materializations = {
-        tuple(record.asset_key.path): record.dagster_event.event_specific_data.materialization.metadata
+        tuple(
+            record.dagster_event.asset_key.path
+        ): record.dagster_event.event_specific_data.materialization.metadata
         for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
     }
     graph = defs.resolve_asset_graph()
@@ -170,7 +172,7 @@ def test_materializations_carry_row_counts_schemas_groups_and_kpis(demo_home: Pa
                 "GROUP BY workspace_id"
             ).result_rows
         )
-    assert len([key for key in materializations if key[0] == "marts"]) >= 20
+    assert len([key for key in materializations if key[0] == "marts"]) >= 15
     daily = materializations["marts", "fct_saas_metrics_daily"]
     assert daily["acme: MRR (USD)"].value == pytest.approx(latest_mrr["acme"] / 100)
     assert daily["globex: MRR (GBP)"].value == pytest.approx(latest_mrr["globex"] / 100)
