@@ -135,6 +135,73 @@ def test_second_run_changes_no_counts(demo_home: Path) -> None:
     assert _staging_counts(demo_home) == before
 
 
+@pytest.mark.slow
+def test_materializations_carry_row_counts_schemas_groups_and_kpis(demo_home: Path) -> None:
+    """What a user watches in the Dagster UI after `make run`, read back from the instance."""
+    from dagster import AssetKey, DagsterEventType, DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    from revops.assets.definitions import defs
+
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(demo_home / "dagster")))
+    (run,) = instance.get_runs(limit=1)
+    materializations = {
+        tuple(
+            record.dagster_event.asset_key.path
+        ): record.dagster_event.event_specific_data.materialization.metadata
+        for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    }
+    graph = defs.resolve_asset_graph()
+    with _warehouse_of(demo_home) as client:
+        engines = dict(
+            client.query(
+                "SELECT concat(database, '.', name), engine FROM system.tables "
+                "WHERE database IN ('staging', 'marts')"
+            ).result_rows
+        )
+        for key, metadata in materializations.items():
+            if key[0] not in ("staging", "marts") or f"{key[0]}.{key[1]}" not in engines:
+                continue
+            types = client.query(
+                "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} "
+                "ORDER BY position",
+                parameters={"db": key[0], "t": key[1]},
+            ).result_rows
+            schema = metadata["dagster/column_schema"].value
+            assert [(column.name, column.type) for column in schema.columns] == types, key
+            if not engines[f"{key[0]}.{key[1]}"].endswith("View"):
+                count = client.command(f"SELECT count() FROM {key[0]}.`{key[1]}`")
+                assert metadata["dagster/row_count"].value == int(count), key
+        latest_mrr = dict(
+            client.query(
+                "SELECT workspace_id, argMax(mrr, metric_date) FROM marts.fct_saas_metrics_daily "
+                "GROUP BY workspace_id"
+            ).result_rows
+        )
+    assert len([key for key in materializations if key[0] == "marts"]) >= 15
+    daily = materializations["marts", "fct_saas_metrics_daily"]
+    assert daily["acme: MRR (USD)"].value == pytest.approx(latest_mrr["acme"] / 100)
+    assert daily["globex: MRR (GBP)"].value == pytest.approx(latest_mrr["globex"] / 100)
+    assert isinstance(daily["acme: paying customers"].value, int)
+    monthly = materializations["marts", "fct_saas_metrics_monthly"]
+    assert (
+        "| acme |" in monthly["this month's waterfall"].value and "acme: NRR (last complete month)" in monthly
+    )
+    assert "acme: recovery rate (30 days)" in materializations["marts", "fct_recovery_curves"]
+    payouts = materializations["marts", "fct_payout_reconciliation"]
+    assert payouts["acme: open reconciliation flags"].value > 0 and "acme: unexplained cash (USD)" in payouts
+    assert "globex: open reconciliation flags" in materializations["marts", "fct_invoice_reconciliation"]
+    assert graph.get(AssetKey(["marts", "fct_saas_metrics_daily"])).group_name == "metrics"
+    assert graph.get(AssetKey(["staging", "stg_stripe__charges"])).group_name == "staging_stripe"
+    assert graph.get(AssetKey(["marts", "fct_ledger_entries"])).owners == ["team:finance"]
+    checks = {
+        record.dagster_event.event_specific_data.check_name
+        for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    }
+    assert {"no_new_reconciliation_flags", "recovery_rate_above_floor", "mrr_drop_within_limit"} <= checks
+    assert (demo_home / "reports" / "acme.html").exists() and (demo_home / "reports" / "globex.html").exists()
+
+
 KILLED_RUN_SEED = 11
 KILLED_LOADER = textwrap.dedent(
     """

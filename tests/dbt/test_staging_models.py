@@ -174,7 +174,8 @@ def test_build_runs_every_model_unit_test_and_data_test_cleanly(first_build: Dbt
     not_clean = [
         (r["unique_id"].split(".")[2], r["status"])
         for r in first_build.results
-        if r["status"] not in ("success", "pass")
+        # Exposures (models/_exposures.yml) are listed as no-op: dbt builds nothing for them.
+        if r["status"] not in ("success", "pass") and not r["unique_id"].startswith("exposure.")
     ]
     assert not_clean == [("not_null_fct_mrr_daily_fx_rate", "warn")]
 

@@ -2,11 +2,20 @@
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSelection, Config, Definitions
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetSelection,
+    Config,
+    Definitions,
+    Output,
+)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DbtCliResource,
@@ -18,7 +27,10 @@ from dagster_dbt.asset_utils import get_asset_check_key_for_test
 from dagster_dbt.utils import select_unique_ids
 from pydantic import Field
 
+from revops.assets.kpis import kpi_metadata
+from revops.assets.table_metadata import table_metadata
 from revops.core.paths import DBT_PROJECT_DIR
+from revops.core.warehouse import connect
 from revops.pipelines.runner import ensure_raw_tables
 
 revops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -30,9 +42,54 @@ if not revops_dbt_project.manifest_path.exists():
 # The launcher next to this interpreter runs dbt on any warehouse, chDB included (see core/dbt.py).
 REVOPS_DBT_EXECUTABLE = str(Path(sys.executable).with_name("revops-dbt"))
 
+# Who answers for each domain's models (Dagster owners: a team or an email).
+DOMAIN_OWNERS = {
+    "ledger": "team:finance",
+    "reconciliation": "team:finance",
+    "accounting": "team:finance",
+    "metrics": "team:revops",
+    "recovery": "team:revops",
+    "usage": "team:data-platform",
+}
+STAGING_OWNER = "team:data-platform"
+
+# What each generic test proves, for its asset check's description.
+GENERIC_TEST_DESCRIPTIONS = {
+    "not_null": "Fails for each row where {column} is NULL.",
+    "unique": "Fails for each value of {column} that occurs more than once.",
+    "unique_combination": "Fails for each combination of ({columns}) that occurs more than once (the grain).",
+    "accepted_values": "Fails for each row where {column} is not one of: {values}.",
+    "relationships": "Fails for each {column} with no matching {field} in {to}.",
+    "relationships_in_workspace": (
+        "Fails for each {column} with no matching {field} in {to} in the same workspace."
+    ),
+    "is_currency_code": "Fails for each {column} that is not an upper-case three-letter currency code.",
+}
+
+
+def dbt_test_description(test: Mapping[str, Any]) -> str:
+    """The dbt test's own description, or what its generic test proves, with its arguments."""
+    if test.get("description"):
+        return test["description"].strip()
+    metadata = test.get("test_metadata") or {}
+    kwargs = {**metadata.get("kwargs", {}), **metadata.get("kwargs", {}).get("arguments", {})}
+    template = GENERIC_TEST_DESCRIPTIONS.get(metadata.get("name", ""))
+    if template is None:
+        return f"dbt test {test['name']}: fails for each row it returns."
+    values = kwargs.get("values") or []
+    return template.format(
+        column=test.get("column_name") or kwargs.get("column_name") or "the column",
+        columns=", ".join(kwargs.get("columns") or []),
+        values=", ".join(str(value) for value in values),
+        field=kwargs.get("field", "key"),
+        to=str(kwargs.get("to", "its parent")).removeprefix("ref(").removesuffix(")").strip("'\""),
+    )
+
 
 class RevopsDbtTranslator(DagsterDbtTranslator):
-    """Asset keys are [database, table], for dbt sources and models alike, matching the raw assets."""
+    """Asset keys are [database, table], for dbt sources and models alike, matching the raw assets;
+    models are grouped by domain (staging per source) and owned per domain; every test's check says
+    what it proves."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -40,6 +97,65 @@ class RevopsDbtTranslator(DagsterDbtTranslator):
         return AssetKey(
             [dbt_resource_props["schema"], dbt_resource_props["alias"] or dbt_resource_props["name"]]
         )
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        configured = super().get_group_name(dbt_resource_props)  # meta.dagster.group, if set
+        if configured:
+            return configured
+        # fqn: [project, layer, domain, …, name] for models; [project, domain, name] for seeds.
+        fqn = dbt_resource_props.get("fqn") or []
+        if dbt_resource_props["resource_type"] == "seed":
+            return fqn[1] if len(fqn) > 2 else None
+        if len(fqn) < 4:
+            return None
+        layer, domain = fqn[1], fqn[2]
+        return f"staging_{domain}" if layer == "staging" else domain
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        group = self.get_group_name(dbt_resource_props) or ""
+        owner = STAGING_OWNER if group.startswith("staging_") else DOMAIN_OWNERS.get(group)
+        return [owner] if owner else None
+
+    def get_asset_check_spec(
+        self, asset_spec: Any, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=dbt_test_description(manifest["nodes"][unique_id]))
+
+
+def with_warehouse_metadata(context: AssetExecutionContext, events: Iterator[Any]) -> Iterator[Any]:
+    """dbt's events, each materialization with its row count, column schema and KPIs attached once dbt
+    has exited (table_metadata.py says why not while it runs). Events are yielded even if dbt fails."""
+    collected, failure = [], None
+    try:
+        collected.extend(events)
+    except Exception as error:  # dbt failed: report what it built, then its error
+        failure = error
+    keys = {
+        context.asset_key_for_output(event.output_name) if isinstance(event, Output) else event.asset_key
+        for event in collected
+        if isinstance(event, Output | AssetMaterialization)
+    }
+    extra: dict[AssetKey, dict[str, Any]] = {}
+    if keys:
+        with connect() as client:
+            tables = table_metadata(client, keys)
+            kpis = kpi_metadata(client, keys)
+        extra = {key: {**tables.get(key, {}), **kpis.get(key, {})} for key in keys}
+    for event in collected:
+        if isinstance(event, Output | AssetMaterialization):
+            key = (
+                context.asset_key_for_output(event.output_name)
+                if isinstance(event, Output)
+                else event.asset_key
+            )
+            yield event.with_metadata({**event.metadata, **extra.get(key, {})})
+        else:
+            yield event
+    if failure is not None:
+        raise failure
 
 
 class DbtBuildConfig(Config):
@@ -68,7 +184,7 @@ def revops_dbt_models(
     # Models over a source no workspace has configured build empty instead of failing.
     ensure_raw_tables()
     pinned = ["--vars", json.dumps({"as_of": config.as_of})] if config.as_of else []
-    yield from dbt.cli(["build", *pinned], context=context).stream()
+    yield from with_warehouse_metadata(context, dbt.cli(["build", *pinned], context=context).stream())
 
 
 def cautious_dbt_selection(dbt_select: str) -> AssetSelection:

@@ -34,7 +34,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from revops.assets.transformation import RevopsDbtTranslator, revops_dbt_project
+from revops.assets.transformation import RevopsDbtTranslator, revops_dbt_project, with_warehouse_metadata
 from revops.pipelines.runner import ensure_raw_tables
 from revops.pipelines.usage.partitions import day_ranges, stale_days
 
@@ -64,7 +64,9 @@ def usage_daily_models(context: AssetExecutionContext, dbt: DbtCliResource) -> I
         "usage_end_date": (window.end - timedelta(days=1)).date().isoformat(),
     }
     context.log.info(f"recomputing usage days {days['usage_start_date']} to {days['usage_end_date']}")
-    yield from dbt.cli(["build", "--vars", json.dumps(days)], context=context).stream()
+    yield from with_warehouse_metadata(
+        context, dbt.cli(["build", "--vars", json.dumps(days)], context=context).stream()
+    )
 
 
 usage_daily_selection = AssetSelection.assets(usage_daily_models)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from revops.cli.api_keys import app as api_keys_app
+from revops.cli.bi_users import app as bi_users_app
 from revops.cli.output import OutputFormat, render
 from revops.core.plugins import CLI_GROUP, plugins
 from revops.core.settings import REGISTRY_PROVIDERS, ConfigurationError, get_settings
 
 app = typer.Typer(help="revops: Stripe, bank and books in one ClickHouse warehouse.", no_args_is_help=True)
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(bi_users_app, name="bi-users")
 console = Console()
 errors = Console(stderr=True)
 
@@ -101,6 +104,26 @@ def status() -> None:
         ]
         table.add_row(f"{status.database}.{status.table}", status.engine, f"{status.rows:,}", *per_workspace)
     console.print(table if statuses else "The warehouse is empty: run `revops run` first.")
+
+
+@app.command()
+def report(
+    workspace: Annotated[
+        list[str] | None, typer.Option(help="A workspace to report on; repeat for several (default: all).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Directory for <workspace>.html (default: REVOPS_HOME/reports).")
+    ] = None,
+) -> None:
+    """Write an offline HTML report per workspace: MRR, movements, cohorts, recovery, exceptions, usage."""
+    from revops.reporting import write_reports
+
+    written = write_reports(out or get_settings().home / "reports", workspace)
+    if not written:
+        errors.print("No workspace has metrics yet: run `revops run` first.")
+        raise typer.Exit(1)
+    for name, path in written.items():
+        console.print(f"{name}: {path}")
 
 
 def add_plugin_commands(cli: typer.Typer) -> None:
