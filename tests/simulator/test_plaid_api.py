@@ -118,7 +118,8 @@ def test_every_paid_payout_is_deposited_except_the_missing_ones(world: World) ->
             assert deposit["name"].startswith("STRIPE TRANSFER ST-")
         paid = {p for p, obj in payouts.items() if obj["status"] == "paid"}
         odd = {p for discrepancy in truth.discrepancies for p in discrepancy.payout_ids}
-        assert paid - set(truth.payout_deposits) - odd <= set(truth.missing_payouts) | _not_yet_due(world, payouts)
+        unexplained = paid - set(truth.payout_deposits) - odd
+        assert unexplained <= set(truth.missing_payouts) | _not_yet_due(world, payouts)
         assert not set(truth.missing_payouts) & (set(truth.payout_deposits) | odd)
         assert not odd & set(truth.payout_deposits)
         assert truth.unmatched_deposits and not set(truth.unmatched_deposits) & set(
@@ -134,7 +135,12 @@ def test_deposits_that_are_not_one_per_payout(world: World, server: SimulatorSer
         payouts = {p["id"]: p for p in world.ground_truth(workspace.id).objects["payouts"]}
         shown = {txn["transaction_id"]: txn for txn in truth.transactions}
         kinds = {d.kind: d for d in truth.discrepancies}
-        assert sorted(kinds) == ["amount_mismatch", "batched_deposit", "removed_after_posting", "split_deposit"]
+        assert sorted(kinds) == [
+            "amount_mismatch",
+            "batched_deposit",
+            "removed_after_posting",
+            "split_deposit",
+        ]
         assert len(truth.discrepancies) == 4
         for discrepancy in truth.discrepancies:
             if discrepancy.kind == "removed_after_posting":
@@ -148,13 +154,15 @@ def test_deposits_that_are_not_one_per_payout(world: World, server: SimulatorSer
             assert not set(discrepancy.transaction_ids) & set(truth.unmatched_deposits)
         mismatch = kinds["amount_mismatch"]
         assert 0 < mismatch.payout_amount - mismatch.deposit_amount <= mismatch.payout_amount * 0.025
-        assert len(kinds["split_deposit"].transaction_ids) == 2 and len(kinds["batched_deposit"].payout_ids) == 2
+        assert len(kinds["split_deposit"].transaction_ids) == 2
+        assert len(kinds["batched_deposit"].payout_ids) == 2
         for kind in ("split_deposit", "batched_deposit"):
             assert kinds[kind].deposit_amount == kinds[kind].payout_amount
     # The removed duplicate is a posted transaction that Plaid's sync first adds, then removes.
     duplicate = next(d for d in world.bank_truth("acme").discrepancies if d.kind == "removed_after_posting")
     posted_day = World(seed=11, as_of=date(2026, 3, 2), scale=0.1).bank_truth("acme")
-    assert duplicate.transaction_ids[0] in {t["transaction_id"] for t in posted_day.transactions if not t["pending"]}
+    posted = {t["transaction_id"] for t in posted_day.transactions if not t["pending"]}
+    assert duplicate.transaction_ids[0] in posted
 
 
 def _not_yet_due(world: World, payouts: dict[str, Any]) -> set[str]:

@@ -58,7 +58,8 @@ TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 
 _QUERY = re.compile(
     r"\s*SELECT\s+\*\s+FROM\s+(?P<entity>\w+)"
-    r"(?:\s+WHERE\s+MetaData\.LastUpdatedTime\s*(?P<op>>=|>)\s*'(?P<since>[^']+)')?"
+    r"(?:\s+WHERE\s+(?:MetaData\.LastUpdatedTime\s*(?P<op>>=|>)\s*'(?P<since>[^']+)'"
+    r"|Id\s+IN\s*\((?P<ids>\s*'\d+'(?:\s*,\s*'\d+')*\s*)\)))?"
     r"(?:\s+ORDERBY\s+(?P<order>Id|MetaData\.LastUpdatedTime)(?:\s+(?:ASC|DESC))?)?"
     r"(?:\s+STARTPOSITION\s+(?P<start>\d+))?"
     r"(?:\s+MAXRESULTS\s+(?P<max>\d+))?\s*",
@@ -503,6 +504,9 @@ class QuickBooksApi:
         start = int(match["start"] or 1)
         limit = min(int(match["max"] or DEFAULT_MAX_RESULTS), MAX_MAX_RESULTS)
         selected = [obj for obj in rendered[entity] if keep(obj)]
+        if match["ids"]:
+            wanted = {part.strip().strip("'") for part in match["ids"].split(",")}
+            selected = [obj for obj in selected if obj["Id"] in wanted]
         if match["order"] and match["order"].lower() == "metadata.lastupdatedtime":
             selected.sort(key=lambda obj: _parse_time(obj["MetaData"]["LastUpdatedTime"]))
         page = selected[start - 1 : start - 1 + limit]

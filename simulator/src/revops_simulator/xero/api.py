@@ -50,7 +50,7 @@ UNPAGED = frozenset({"Accounts"})
 PAGE_SIZE = 100
 REFRESH_TOKEN_TTL_S = 60 * DAY
 REFRESH_GRACE_S = 30 * 60
-"""Xero: a refresh token can be used again for 30 minutes, in case the response with its successor was lost."""
+"""Xero: a used refresh token works again for 30 minutes, in case its successor was never received."""
 TOKEN_PATH = "/connect/token"
 _PATH = re.compile(r"/api\.xro/2\.0/(?P<endpoint>\w+)")
 _ACCOUNT_TYPES: Mapping[str, tuple[str, str]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_API_BASE = "https://api.xero.com"
 API_PATH = "api.xro/2.0"
@@ -25,6 +25,8 @@ class Endpoint:
     table: str
     columns: Mapping[str, str]
     paged: bool = True
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Query parameters sent with every page (as Xero's specification declares them)."""
 
     @property
     def id_column(self) -> str:
@@ -71,6 +73,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "is_customer": "bool",
             "is_supplier": "bool",
         },
+        # Archived contacts are left out of the list unless asked for; their invoices are not.
+        params={"includeArchived": "true"},
     ),
     Endpoint(
         "Invoices",
@@ -136,6 +140,54 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "ManualJournalID",
         "xero_manual_journals",
         {**_DATED, "manual_journal_id": "text", "narration": "text", "journal_lines": "json"},
+    ),
+    Endpoint(
+        "CreditNotes",
+        "CreditNoteID",
+        "xero_credit_notes",
+        {
+            **_DATED,
+            "credit_note_id": "text",
+            "credit_note_number": "text",
+            "type": "text",
+            "reference": "text",
+            "contact": "json",
+            "line_amount_types": "text",
+            "line_items": "json",
+            "currency_code": "text",
+            "currency_rate": "decimal",
+            "sub_total": "decimal",
+            "total_tax": "decimal",
+            "total": "decimal",
+            "remaining_credit": "decimal",
+            "allocations": "json",
+            "payments": "json",
+        },
+    ),
+    *(
+        Endpoint(
+            name,
+            f"{name[:-1]}ID",
+            f"xero_{name.lower()}",
+            {
+                **_DATED,
+                f"{name[:-1].lower()}_id": "text",
+                "type": "text",
+                "reference": "text",
+                "contact": "json",
+                "line_amount_types": "text",
+                "line_items": "json",
+                "currency_code": "text",
+                "currency_rate": "decimal",
+                "sub_total": "decimal",
+                "total_tax": "decimal",
+                "total": "decimal",
+                "remaining_credit": "decimal",
+                "allocations": "json",
+                "payments": "json",
+            },
+        )
+        for name in ("Overpayments", "Prepayments")
     ),
 )
 
