@@ -37,8 +37,12 @@ PENDING_RELEASE_RATE = 0.06
 """Share of card authorizations released without ever posting (pre-authorizations, voids)."""
 ENRICHMENT_DELAY = DAY
 """Plaid fills `merchant_name` of a posted card transaction this long after it posts (a `modified`)."""
-ANOMALY_WINDOW = timedelta(days=240)
-"""Deposit anomalies are picked among the payouts of the first months, so they stay put."""
+DepositDiscrepancyKind = Literal[
+    "amount_mismatch", "split_deposit", "batched_deposit", "removed_after_posting"
+]
+ANOMALY_SLOTS: tuple[DepositDiscrepancyKind, ...] = ("amount_mismatch", "split_deposit", "batched_deposit")
+ANOMALY_ONE_IN = 12
+"""A payout's slot is its hash modulo this; each anomaly goes to the first payout of its slot."""
 RECEIVING_FEE_MAX = 1_500
 """A receiving bank's incoming-transfer fee (minor units), at most 2.5% of the payout."""
 DUPLICATE_REMOVED_AFTER = 2 * DAY
@@ -324,35 +328,37 @@ class Bank:
         return [pending, posted]
 
     def _anomalies(self, payouts: list[Payout]) -> dict[str, tuple[DepositDiscrepancyKind, Payout | None]]:
-        """Payout id → how its deposit differs (and the payout batched with it)."""
-        window_end = day_start(FOUNDED + ANOMALY_WINDOW)
-        ordered = sorted(
-            (p for p in payouts if p.failed_at is None and p.amount > 0), key=lambda p: (p.arrival_date, p.id)
-        )
-        early = [p for p in ordered if p.created < window_end]
-        taken: set[str] = set()
+        """Payout id → how its deposit differs (and the payout batched with it).
+
+        Each kind goes to the first payout (in creation order) of its slot, a payout's slot being
+        fixed by its hash when it is created, so a later clock never moves a pick.
+        """
+        ordered = sorted((p for p in payouts if p.amount > 0), key=lambda p: (p.created, p.id))
         anomalies: dict[str, tuple[DepositDiscrepancyKind, Payout | None]] = {}
-
-        def pick(kind: DepositDiscrepancyKind) -> Payout | None:
-            remaining = [p for p in early if p.id not in taken]
-            if not remaining:
-                return None
-            chosen = min(remaining, key=lambda p: stable_hash(self.seed, self.tenant.id, "bank", kind, p.id))
-            taken.add(chosen.id)
-            return chosen
-
-        for kind in ("amount_mismatch", "split_deposit"):
-            chosen = pick(kind)  # type: ignore[arg-type]
-            if chosen is not None:
-                anomalies[chosen.id] = (kind, None)  # type: ignore[assignment]
-        first = pick("batched_deposit")
-        if first is not None:
-            later = [p for p in ordered if (p.arrival_date, p.id) > (first.arrival_date, first.id)]
-            second = next((p for p in later if p.id not in taken), None)
-            if second is not None:
-                taken.add(second.id)
-                anomalies[first.id] = ("batched_deposit", second)
-                anomalies[second.id] = ("batched_deposit", first)
+        for kind in ANOMALY_SLOTS:
+            slot = ANOMALY_SLOTS.index(kind)
+            chosen = next(
+                (
+                    p
+                    for p in ordered
+                    if p.id not in anomalies
+                    and stable_hash(self.seed, self.tenant.id, "bank-slot", p.id) % ANOMALY_ONE_IN == slot
+                ),
+                None,
+            )
+            if chosen is None:
+                continue
+            if kind != "batched_deposit":
+                anomalies[chosen.id] = (kind, None)
+                continue
+            # Batched with the payout created next: the bank holds the first until the second arrives.
+            later = [p for p in ordered if (p.created, p.id) > (chosen.created, chosen.id)]
+            partner = next((p for p in later if p.id not in anomalies), None)
+            if partner is None:
+                anomalies[chosen.id] = (kind, None)  # held until its partner exists
+                continue
+            anomalies[chosen.id] = (kind, partner)
+            anomalies[partner.id] = (kind, chosen)
         return anomalies
 
     def _stripe_deposit(
@@ -388,9 +394,9 @@ class Bank:
             if kind is None and late:
                 day = min(add_business_days(arrival, 1), add_business_days(created_day, 3))
             if kind == "batched_deposit":
-                assert partner is not None
-                if (payout.arrival_date, payout.id) < (partner.arrival_date, partner.id):
+                if partner is None or (payout.created, payout.id) < (partner.created, partner.id):
                     continue  # the later payout's deposit carries both
+                day = max(arrival, to_date(partner.arrival_date))
             if day_start(day) > self.now:
                 continue
             if kind is None and missing:

@@ -38,8 +38,11 @@ from revops_simulator.business.tenants import FOUNDED, Tenant
 
 ACCOUNTING_SYSTEMS = {"acme": "quickbooks", "globex": "xero"}
 """Which accounting system each simulated tenant keeps its books in."""
-DISCREPANCY_WINDOW = timedelta(days=240)
-"""Mistakes are picked among the invoices of the first months, so they stay put as the clock advances."""
+SLOTS = (
+    "missing", "amount", "date", "unpaid", "renumber", "deleted", "credit", "refund", "overpaid",
+)  # fmt: skip
+"""Each finalized invoice falls in one slot (by its hash); each deliberate difference applies to the
+first invoice of its slot, so picks are disjoint and never move as the clock advances."""
 DELETED_AFTER = 10 * DAY
 """How long after entering it the bookkeeper deletes the invoice they take for a duplicate."""
 WRITE_OFF_DELAY = DAY
@@ -248,17 +251,6 @@ def _numbered(keys: Sequence[tuple[int, str]]) -> dict[str, int]:
     return {key: number for number, (_, key) in enumerate(sorted(keys), start=1)}
 
 
-def _pick(
-    seed: int, tenant_id: str, kind: str, candidates: Sequence[Invoice], taken: set[str]
-) -> Invoice | None:
-    remaining = [invoice for invoice in candidates if invoice.id not in taken]
-    if not remaining:
-        return None
-    chosen = min(remaining, key=lambda invoice: stable_hash(seed, tenant_id, "books", kind, invoice.id))
-    taken.add(chosen.id)
-    return chosen
-
-
 def _first(candidates: Sequence[tuple[int, Invoice]], taken: set[str]) -> Invoice | None:
     """The earliest by the time of what made it a candidate: later events never change the pick."""
     remaining = sorted((at, invoice.id, invoice) for at, invoice in candidates if invoice.id not in taken)
@@ -291,24 +283,17 @@ class Picks:
     paid_outside_stripe: Invoice | None
 
 
-def _picks(history: History, tenant: Tenant, seed: int, finalized: list[Invoice], now: int) -> Picks:
-    window_end = day_start(FOUNDED + DISCREPANCY_WINDOW)
-    early = [i for i in finalized if i.finalized_at is not None and i.finalized_at < window_end]
-    early_paid = [i for i in early if seen(i.paid_at, now)]
-    taken: set[str] = set()
-
-    def pick(kind: str, candidates: Sequence[Invoice]) -> Invoice | None:
-        return _pick(seed, tenant.id, kind, candidates, taken)
-
-    # The order is part of the seed: new kinds are picked after the older ones, which keep their picks.
-    missing, mistyped, misdated = pick("missing", early), pick("amount", early), pick("date", early_paid)
-    unpaid, renumber, deleted = (
-        pick("unpaid", early_paid),
-        pick("renumber", early_paid),
-        pick("deleted", early_paid),
-    )
-    customer_credit, refunded = pick("credit", early_paid), pick("refund", early_paid)
-    overpaid = pick("overpaid", early_paid)
+def _picks(tenant: Tenant, seed: int, finalized: list[Invoice], now: int) -> Picks:
+    """The invoices each difference applies to. Slots are decided when an invoice is finalized and the
+    difference takes effect when its occasion comes (a payment, a credit), so nothing already in the
+    books changes later; the two picks among invoices Stripe gave up on go to the first ones to be
+    given up on, for the same reason."""
+    ordered = sorted((invoice.finalized_at or 0, invoice.id, invoice) for invoice in finalized)
+    firsts: dict[str, Invoice] = {}
+    for _, invoice_id, invoice in ordered:
+        slot = SLOTS[stable_hash(seed, tenant.id, "books-slot", invoice_id) % len(SLOTS)]
+        firsts.setdefault(slot, invoice)
+    taken = {invoice.id for invoice in firsts.values()}
     uncollectible = [
         (at, i)
         for i in finalized
@@ -322,9 +307,10 @@ def _picks(history: History, tenant: Tenant, seed: int, finalized: list[Invoice]
         and (at := i.voided_at if i.status_at(now) == "void" else i.marked_uncollectible_at) is not None
     ]
     paid_outside = _first(gave_up, taken)
+    pick = firsts.get
     return Picks(
-        missing, mistyped, misdated, unpaid, renumber, deleted, customer_credit, refunded, overpaid,
-        written_off_open, paid_outside,
+        pick("missing"), pick("amount"), pick("date"), pick("unpaid"), pick("renumber"), pick("deleted"),
+        pick("credit"), pick("refund"), pick("overpaid"), written_off_open, paid_outside,
     )  # fmt: skip
 
 
@@ -410,7 +396,7 @@ def keep_books(history: History, tenant: Tenant, seed: int, now: int) -> Books:
         for invoice in history.invoices
         if seen(invoice.finalized_at, now) is not None and invoice.amount_due > 0
     ]
-    picks = _picks(history, tenant, seed, finalized, now)
+    picks = _picks(tenant, seed, finalized, now)
     _Bookkeeper(books, history, tenant, seed, now, picks, book_customers, book_items).keep(finalized)
     return books
 
@@ -497,20 +483,18 @@ class _Bookkeeper:
             assert gave_up is not None
             payment = (gave_up, to_date(gave_up) - timedelta(days=2))
             self.discrepancy("payment_missing_in_stripe", invoice.id, invoice.status_at(now), "paid")
-        elif invoice is picks.unpaid_in_books:
-            self.discrepancy("payment_missing_in_books", invoice.id, "paid", "open")
         elif invoice is picks.deleted:
-            # Taken for a duplicate and deleted before its payment was recorded.
+            # Taken for a duplicate from the start (its payment is never recorded) and deleted.
             deleted_at = seen(invoice.finalized_at + DELETED_AFTER, now)
-            self.discrepancy(
-                "deleted_in_books", invoice.id, invoice.status_at(now), "deleted" if deleted_at else "open"
-            )
+            if deleted_at is not None:
+                self.discrepancy("deleted_in_books", invoice.id, invoice.status_at(now), "deleted")
+        elif paid_at is not None and invoice is picks.unpaid_in_books:
+            self.discrepancy("payment_missing_in_books", invoice.id, "paid", "open")
         elif paid_at is not None:
             paid_on = to_date(paid_at)
             if invoice is picks.misdated:
-                recorded = paid_on + timedelta(
-                    days=2 + stable_hash(self.seed, self.tenant.id, "books", "days", invoice.id) % 3
-                )
+                days = 2 + stable_hash(self.seed, self.tenant.id, "books", "days", invoice.id) % 3
+                recorded = paid_on + timedelta(days=days)
                 self.discrepancy(
                     "payment_date_mismatch", invoice.id, paid_on.isoformat(), recorded.isoformat()
                 )

@@ -497,7 +497,12 @@ class XeroApi:
                         "Message": "Invalid If-Modified-Since header",
                     },
                 )
-            records = [record for record in records if _epoch_ms(record["UpdatedDateUTC"]) >= since_ms]
+            # A record without a last-update time cannot be judged: it is listed.
+            records = [
+                record
+                for record in records
+                if "UpdatedDateUTC" not in record or _epoch_ms(record["UpdatedDateUTC"]) >= since_ms
+            ]
         body: JSON = {
             "Id": guid("response", endpoint, len(records)),
             "Status": "OK",
