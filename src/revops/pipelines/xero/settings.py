@@ -114,6 +114,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "is_reconciled": "bool",
             "account": "json",
             "invoice": "json",
+            "credit_note": "json",
         },
     ),
     Endpoint(
