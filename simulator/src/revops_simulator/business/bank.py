@@ -627,6 +627,7 @@ class Bank:
                 "detailed": detailed,
                 "confidence_level": "VERY_HIGH",
             },
+            "personal_finance_category_icon_url": f"https://plaid-category-icons.plaid.com/PFC_{primary}.png",
             "transaction_code": txn.transaction_code,
             "transaction_id": txn.transaction_id,
             "transaction_type": "place" if txn.payment_channel == "in store" else "special",

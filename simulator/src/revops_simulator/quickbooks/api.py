@@ -203,8 +203,11 @@ def _credit(credit: BookCredit, line_account: BookAccount, deposit_account: Book
         remaining = 0 if credit.outcome == "applied" else credit.amount
         rendered["Balance"] = minor_to_decimal(remaining)
         rendered["RemainingCredit"] = minor_to_decimal(remaining)
-    if credit.invoice is not None:
+    if credit.invoice is not None and credit.outcome != "refund":
+        # Only a CreditMemo has an InvoiceRef (per the XSD); a refund receipt names it in its memo.
         rendered["InvoiceRef"] = _ref(credit.invoice.number, credit.invoice.doc_number)
+    elif credit.invoice is not None:
+        rendered["PrivateNote"] = f"{credit.description} (invoice {credit.invoice.doc_number})"
     return rendered
 
 

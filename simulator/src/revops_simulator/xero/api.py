@@ -117,6 +117,33 @@ def render_books(books: Books, company_id: str) -> dict[str, list[JSON]]:
             "Contact": contact(invoice.customer),
         }
 
+    credit_ids = {
+        (credit.outcome == "refund", credit.number): gid("credit-note", credit.doc_number)
+        for credit in books.credits
+    }
+    paid_with: dict[int, list[JSON]] = {}
+    for payment in books.payments:
+        if payment.kind == "invoice" and payment.invoice is not None:
+            paid_with.setdefault(payment.invoice.number, []).append(
+                {
+                    "PaymentID": gid("payment", payment.number),
+                    **_date_fields("Date", payment.paid_on),
+                    "Amount": minor_to_decimal(payment.amount),
+                    "CurrencyRate": minor_to_decimal(1, 0),
+                }
+            )
+    credited_by: dict[int, list[JSON]] = {}
+    for credit in books.credits:
+        if credit.outcome == "applied" and credit.invoice is not None:
+            credited_by.setdefault(credit.invoice.number, []).append(
+                {
+                    "CreditNoteID": credit_ids[False, credit.number],
+                    "CreditNoteNumber": credit.doc_number,
+                    "Total": minor_to_decimal(credit.amount),
+                    "AppliedAmount": minor_to_decimal(credit.amount),
+                    **_date_fields("Date", credit.issued),
+                }
+            )
     rendered: dict[str, list[JSON]] = {}
     rendered["Accounts"] = [
         {
@@ -187,8 +214,20 @@ def render_books(books: Books, company_id: str) -> dict[str, list[JSON]]:
             "AmountPaid": minor_to_decimal(invoice.amount_paid),
             "AmountCredited": minor_to_decimal(invoice.credited),
             "CurrencyCode": invoice.currency,
+            "CurrencyRate": minor_to_decimal(1, 0),
+            "IsDiscounted": False,
+            "Payments": paid_with.get(invoice.number, []),
+            "CreditNotes": credited_by.get(invoice.number, []),
+            "Prepayments": [],
+            "Overpayments": [],
+            **(
+                {"FullyPaidOnDate": paid_with[invoice.number][-1]["Date"]}
+                if invoice.status == "paid" and invoice.number in paid_with
+                else {}
+            ),
             "UpdatedDateUTC": xero_time(invoice.updated),
             "HasAttachments": False,
+            "HasErrors": False,
         }
         for invoice in books.invoices
     ]
