@@ -53,6 +53,11 @@ NON_NEGATIVE: Mapping[str, frozenset[str]] = {
     "qbo_payments": frozenset({"total_amt", "unapplied_amt"}),
     "xero_invoices": frozenset({"total", "amount_due", "amount_paid", "amount_credited"}),
     "xero_payments": frozenset({"amount"}),
+    "qbo_credit_memos": frozenset({"total_amt", "balance", "remaining_credit"}),
+    "qbo_refund_receipts": frozenset({"total_amt"}),
+    "xero_credit_notes": frozenset({"total", "remaining_credit"}),
+    "xero_overpayments": frozenset({"total", "remaining_credit"}),
+    "xero_prepayments": frozenset({"total", "remaining_credit"}),
 }
 _STRIPE_MONEY = {endpoint.table: frozenset(endpoint.money_fields) for endpoint in ENDPOINTS}
 _STRIPE_EPOCH_COLUMNS = ("created",)
