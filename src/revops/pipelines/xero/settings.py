@@ -14,6 +14,23 @@ INITIAL_UPDATED_SINCE = "/Date(0+0000)/"
 
 _UPDATED: Mapping[str, str] = {"updated_date_utc": "text"}
 _DATED: Mapping[str, str] = {**_UPDATED, "date": "text", "date_string": "text", "status": "text"}
+# Credit notes, overpayments and prepayments: credits a customer holds, allocated or refunded.
+_CREDIT: Mapping[str, str] = {
+    **_DATED,
+    "type": "text",
+    "reference": "text",
+    "contact": "json",
+    "line_amount_types": "text",
+    "line_items": "json",
+    "currency_code": "text",
+    "currency_rate": "decimal",
+    "sub_total": "decimal",
+    "total_tax": "decimal",
+    "total": "decimal",
+    "remaining_credit": "decimal",
+    "allocations": "json",
+    "payments": "json",
+}
 
 
 @dataclass(frozen=True)
@@ -146,50 +163,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "CreditNotes",
         "CreditNoteID",
         "xero_credit_notes",
-        {
-            **_DATED,
-            "credit_note_id": "text",
-            "credit_note_number": "text",
-            "type": "text",
-            "reference": "text",
-            "contact": "json",
-            "line_amount_types": "text",
-            "line_items": "json",
-            "currency_code": "text",
-            "currency_rate": "decimal",
-            "sub_total": "decimal",
-            "total_tax": "decimal",
-            "total": "decimal",
-            "remaining_credit": "decimal",
-            "allocations": "json",
-            "payments": "json",
-        },
+        {**_CREDIT, "credit_note_id": "text", "credit_note_number": "text"},
     ),
-    *(
-        Endpoint(
-            name,
-            f"{name[:-1]}ID",
-            f"xero_{name.lower()}",
-            {
-                **_DATED,
-                f"{name[:-1].lower()}_id": "text",
-                "type": "text",
-                "reference": "text",
-                "contact": "json",
-                "line_amount_types": "text",
-                "line_items": "json",
-                "currency_code": "text",
-                "currency_rate": "decimal",
-                "sub_total": "decimal",
-                "total_tax": "decimal",
-                "total": "decimal",
-                "remaining_credit": "decimal",
-                "allocations": "json",
-                "payments": "json",
-            },
-        )
-        for name in ("Overpayments", "Prepayments")
-    ),
+    Endpoint("Overpayments", "OverpaymentID", "xero_overpayments", {**_CREDIT, "overpayment_id": "text"}),
+    Endpoint("Prepayments", "PrepaymentID", "xero_prepayments", {**_CREDIT, "prepayment_id": "text"}),
 )
 
 XERO_TABLES: tuple[str, ...] = tuple(endpoint.table for endpoint in ENDPOINTS)
