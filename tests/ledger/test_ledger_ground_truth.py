@@ -12,12 +12,37 @@ from tests.conftest import SimulatedWarehouse
 from tests.support import query
 
 WORKSPACES = ("acme", "globex")
-# Seeded books mistakes → the reconciliation status that must report them.
+# Seeded books differences → the reconciliation status that must report them.
 BOOKS_STATUS = {
     "missing_invoice": "missing_in_books",
     "amount_mismatch": "amount_differs",
     "payment_date_mismatch": "payment_date_differs",
+    "payment_missing_in_books": "payment_missing_in_books",
+    "payment_missing_in_stripe": "payment_missing_in_stripe",
+    "invoice_missing_in_stripe": "missing_in_stripe",
 }
+# Seeded differences today's marts do not report yet (issue 14 gives each its status); the tests
+# marked `issue_14` say what reporting them right means, and fail until the marts do.
+BOOKS_PENDING = (
+    "written_off_open_in_books",
+    "deleted_in_books",
+    "renumbered_in_books",
+    "credit_missing_in_stripe",
+)
+BANK_PENDING = ("amount_mismatch", "split_deposit", "batched_deposit")
+ISSUE_14 = pytest.mark.xfail(
+    strict=True, reason="issue 14: the reconciliation marts do not report this seeded case yet"
+)
+INVOICE_STATUSES = {
+    "matched",
+    "missing_in_books",
+    "amount_differs",
+    "payment_missing_in_books",
+    "payment_missing_in_stripe",
+    "payment_date_differs",
+    "missing_in_stripe",
+}
+"""The statuses fct_invoice_reconciliation reports today, each for another case."""
 
 
 def _rows(warehouse: SimulatedWarehouse, sql: str, **parameters: Any) -> list[dict[str, Any]]:
@@ -95,19 +120,33 @@ def test_every_transaction_balances_per_currency(simulated_warehouse: SimulatedW
     assert [row for row in rows if row["unbalanced"] or row["two_sided"]] == []
 
 
+def _payout_rows(warehouse: SimulatedWarehouse, workspace_id: str) -> list[dict[str, Any]]:
+    return _rows(
+        warehouse,
+        "select payout_id, bank_transaction_id, reconciliation_status as status, is_flagged, "
+        "expected_arrival_date, amount_difference from marts.fct_payout_reconciliation "
+        "where workspace_id = {ws:String}",
+        ws=workspace_id,
+    )
+
+
 @pytest.mark.parametrize("workspace_id", WORKSPACES)
 def test_payout_reconciliation_flags_exactly_the_seeded_bank_discrepancies(
     simulated_warehouse: SimulatedWarehouse, workspace_id: str
 ) -> None:
+    """Every payout with its one deposit for its amount is matched, and only the seeded gaps are
+    flagged. Payouts and deposits of the seeded deposit anomalies (a fee taken off, split, batched)
+    are checked by the issue-14 test below, not here."""
     world = simulated_warehouse.world
     bank = world.ground_truth(workspace_id).bank
     assert bank is not None
-    rows = _rows(
-        simulated_warehouse,
-        "select payout_id, bank_transaction_id, reconciliation_status as status, is_flagged, "
-        "expected_arrival_date from marts.fct_payout_reconciliation where workspace_id = {ws:String}",
-        ws=workspace_id,
-    )
+    odd_payouts = {p for d in bank.discrepancies for p in d.payout_ids}
+    odd_deposits = {t for d in bank.discrepancies for t in d.transaction_ids}
+    rows = [
+        row
+        for row in _payout_rows(simulated_warehouse, workspace_id)
+        if row["payout_id"] not in odd_payouts and row["bank_transaction_id"] not in odd_deposits
+    ]
     by_status: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_status.setdefault(row["status"], []).append(row)
@@ -132,21 +171,107 @@ def test_payout_reconciliation_flags_exactly_the_seeded_bank_discrepancies(
     assert {row["status"] for row in rows if row["is_flagged"]} <= {"missing_in_bank", "unexplained_deposit"}
 
 
+@ISSUE_14
+@pytest.mark.parametrize("kind", BANK_PENDING)
+def test_payout_reconciliation_reports_each_seeded_deposit_anomaly(
+    simulated_warehouse: SimulatedWarehouse, kind: str
+) -> None:
+    """A deposit short by a fee is an amount mismatch with exactly that deposit; a payout split over
+    two deposits and two payouts batched into one deposit are explained by those deposits: no payout
+    among them is missing from the bank and none of the deposits is unexplained."""
+    for workspace_id in WORKSPACES:
+        bank = simulated_warehouse.world.ground_truth(workspace_id).bank
+        assert bank is not None
+        (anomaly,) = [d for d in bank.discrepancies if d.kind == kind]
+        rows = _payout_rows(simulated_warehouse, workspace_id)
+        payouts = {row["payout_id"]: row for row in rows if row["payout_id"] in anomaly.payout_ids}
+        deposits = [row for row in rows if row["bank_transaction_id"] in anomaly.transaction_ids]
+        if kind == "amount_mismatch":
+            (payout_id,) = anomaly.payout_ids
+            assert payouts[payout_id]["status"] == "amount_mismatch"
+            assert payouts[payout_id]["bank_transaction_id"] == anomaly.transaction_ids[0]
+            assert payouts[payout_id]["amount_difference"] == anomaly.deposit_amount - anomaly.payout_amount
+        else:
+            assert {row["status"] for row in payouts.values()}.isdisjoint({"missing_in_bank", "in_transit"})
+            assert all(row["status"] != "unexplained_deposit" for row in deposits)
+            assert all(row["bank_transaction_id"] in anomaly.transaction_ids for row in payouts.values())
+
+
+def _invoice_rows(warehouse: SimulatedWarehouse, workspace_id: str) -> list[dict[str, Any]]:
+    return _rows(
+        warehouse,
+        "select invoice_id, invoice_number, books_invoice_id, books_status, reconciliation_status, "
+        "is_flagged from marts.fct_invoice_reconciliation where workspace_id = {ws:String}",
+        ws=workspace_id,
+    )
+
+
 @pytest.mark.parametrize("workspace_id", WORKSPACES)
 def test_invoice_reconciliation_flags_exactly_the_seeded_books_discrepancies(
     simulated_warehouse: SimulatedWarehouse, workspace_id: str
 ) -> None:
+    """Every seeded difference the mart has a status for is reported with it, and nothing else is
+    flagged. The differences it has no status for yet (BOOKS_PENDING) are left to the issue-14 test."""
     books = simulated_warehouse.world.ground_truth(workspace_id).books
-    assert books is not None and books.discrepancies
-    rows = _rows(
-        simulated_warehouse,
-        "select invoice_id, reconciliation_status from marts.fct_invoice_reconciliation "
-        "where workspace_id = {ws:String} and is_flagged",
-        ws=workspace_id,
+    assert books is not None
+    assert {d.kind for d in books.discrepancies} == set(BOOKS_STATUS) | set(BOOKS_PENDING)
+    pending = [d for d in books.discrepancies if d.kind in BOOKS_PENDING]
+    pending_invoices = {d.stripe_invoice_id for d in pending}
+    pending_numbers = {d.books_number for d in pending if d.books_number}
+    rows = [
+        row
+        for row in _invoice_rows(simulated_warehouse, workspace_id)
+        if row["is_flagged"]
+        and (row["invoice_id"] is None or row["invoice_id"] not in pending_invoices)
+        and row["invoice_number"] not in pending_numbers
+    ]
+    assert sorted(
+        (row["reconciliation_status"], row["invoice_id"], row["invoice_number"]) for row in rows
+    ) == sorted(
+        (BOOKS_STATUS[d.kind], d.stripe_invoice_id, row_number)
+        for d in books.discrepancies
+        if d.kind in BOOKS_STATUS
+        for row_number in [_number(simulated_warehouse, workspace_id, d)]
     )
-    assert sorted((row["reconciliation_status"], row["invoice_id"]) for row in rows) == sorted(
-        (BOOKS_STATUS[mistake.kind], mistake.stripe_invoice_id) for mistake in books.discrepancies
-    )
+
+
+def _number(warehouse: SimulatedWarehouse, workspace_id: str, discrepancy: Any) -> str | None:
+    """The invoice number the mart shows for a discrepancy: the books' for a books-only invoice."""
+    if discrepancy.stripe_invoice_id is None:
+        return discrepancy.books_number
+    invoices = warehouse.world.ground_truth(workspace_id).objects["invoices"]
+    return next(i["number"] for i in invoices if i["id"] == discrepancy.stripe_invoice_id)
+
+
+@ISSUE_14
+@pytest.mark.parametrize("kind", BOOKS_PENDING)
+def test_invoice_reconciliation_reports_each_seeded_books_case(
+    simulated_warehouse: SimulatedWarehouse, kind: str
+) -> None:
+    """An invoice Stripe wrote off that the books keep open, one deleted (or voided) in the books and
+    a credit the books hold that Stripe does not are each flagged with a status of its own (none of
+    today's, which all mean something else); a renumbered invoice is still paired with its Stripe
+    invoice (a weaker match), and not reported missing on both sides."""
+    for workspace_id in WORKSPACES:
+        books = simulated_warehouse.world.ground_truth(workspace_id).books
+        assert books is not None
+        rows = _invoice_rows(simulated_warehouse, workspace_id)
+        by_invoice = {row["invoice_id"]: row for row in rows if row["invoice_id"]}
+        for discrepancy in (d for d in books.discrepancies if d.kind == kind):
+            row = by_invoice[discrepancy.stripe_invoice_id]
+            if kind == "renumbered_in_books":
+                assert row["books_invoice_id"] and row["reconciliation_status"] not in (
+                    "missing_in_books",
+                    "missing_in_stripe",
+                )
+                assert not [
+                    r for r in rows if r["invoice_number"] == discrepancy.books_number and not r["invoice_id"]
+                ]
+            else:
+                assert row["is_flagged"] and row["reconciliation_status"] not in INVOICE_STATUSES, (
+                    workspace_id,
+                    row,
+                )
 
 
 @pytest.mark.parametrize("workspace_id", WORKSPACES)

@@ -118,6 +118,44 @@ def test_second_run_fetches_only_changes_and_soft_deletes_removed(
     assert result.rows_by_table["plaid_transactions"] < len(first) / 4
 
 
+def test_deposits_that_are_not_one_per_payout_and_a_removed_posting_load_as_the_bank_shows_them(
+    revops_home: object,
+) -> None:
+    """A fee taken off, a split and a batched deposit load as the posted deposits they are; the
+    duplicate posting the bank removes two days later is posted in one run and soft-deleted by the
+    next."""
+    world = World(seed=7, as_of=date(2026, 3, 2), scale=0.1)
+    with SimulatorServer(world) as server:
+        assert _load(world, server).ok
+        before = _transactions()
+        world.advance_to(date(2026, 10, 15))
+        load = _load(world, server)
+        assert load.ok, load.error
+        _assert_matches_truth(world)
+    truth = world.ground_truth(WORKSPACE).bank
+    assert truth is not None
+    (duplicate,) = next(d for d in truth.discrepancies if d.kind == "removed_after_posting").transaction_ids
+    assert not before[duplicate]["is_removed"] and not before[duplicate]["pending"]
+    after = _transactions()
+    assert after[duplicate]["is_removed"] is True
+    # A soft delete: the posted version is still there (staging keeps its values).
+    with connect() as client:
+        versions = client.query(
+            "SELECT is_removed, amount FROM raw.plaid_transactions WHERE transaction_id = {id:String} "
+            "ORDER BY _revops_synced_at",
+            parameters={"id": duplicate},
+        ).result_rows
+    assert versions == [(False, before[duplicate]["amount"]), (True, None)]
+    shown = {txn["transaction_id"]: txn for txn in truth.transactions}
+    for discrepancy in truth.discrepancies:
+        if discrepancy.kind == "removed_after_posting":
+            continue
+        loaded = [after[txn_id] for txn_id in discrepancy.transaction_ids]
+        assert all(not row["is_removed"] and not row["pending"] for row in loaded)
+        assert -sum(row["amount"] for row in loaded) * 100 == discrepancy.deposit_amount
+        assert all(row["name"] == shown[row["transaction_id"]]["name"] for row in loaded)
+
+
 def test_mutation_during_pagination_restarts_from_the_saved_cursor(
     world: World, server: SimulatorServer
 ) -> None:

@@ -1,11 +1,15 @@
-"""Injected faults: rate limits, 5xx, truncated bodies, latency, malformed objects and new fields."""
+"""Injected faults: rate limits, 5xx, truncated bodies, latency, malformed objects and new fields, on
+Stripe and on the books APIs (QuickBooks Online, Xero)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import stripe
@@ -143,3 +147,52 @@ def test_faults_can_be_switched_between_runs(server: SimulatorServer) -> None:
 def test_impossible_fault_plans_are_refused(faults: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Faults(**faults)
+
+
+def _books_call(server: SimulatorServer, provider: str) -> Callable[[], tuple[int, dict[str, str], bytes]]:
+    """An authenticated GET of the provider's customer list, to call under any fault plan."""
+    workspace = next(
+        ws for ws in server.world.workspaces if ws.accounting and ws.accounting.provider == provider
+    )
+    client = workspace.accounting
+    assert client is not None
+    token_path = "/quickbooks/oauth2/v1/tokens/bearer" if provider == "quickbooks" else "/xero/connect/token"
+    basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
+    form = urlencode({"grant_type": "refresh_token", "refresh_token": client.refresh_token}).encode()
+    status, _, body = server.dispatch("POST", token_path, {"authorization": f"Basic {basic}"}, form)
+    assert status == 200, body
+    headers = {
+        "authorization": f"Bearer {json.loads(body)['access_token']}",
+        "xero-tenant-id": client.company_id,
+    }
+    if provider == "quickbooks":
+        query = urlencode({"query": "SELECT * FROM Customer"})
+        target = f"/quickbooks/v3/company/{client.company_id}/query?{query}"
+    else:
+        target = "/xero/api.xro/2.0/Contacts?page=1"
+    return lambda: server.dispatch("GET", target, headers, b"")
+
+
+@pytest.mark.parametrize("provider", ["quickbooks", "xero"])
+def test_books_apis_rate_limit_fail_and_cut_bodies_like_their_providers(
+    server: SimulatorServer, provider: str
+) -> None:
+    call = _books_call(server, provider)
+    server.faults = Faults(rate_limit_per_s=2)
+    answers = [call() for _ in range(6)]
+    limited = [(headers, body) for status, headers, body in answers if status == 429]
+    assert limited and float(limited[0][0]["Retry-After"]) >= 1
+    body = json.loads(limited[0][1])
+    assert (
+        body["Fault"]["Error"][0]["code"] == "003001" if provider == "quickbooks" else body["Status"] == 429
+    )
+    server.faults = Faults(error_rate=1.0, seed=2)
+    status, _, body = call()
+    assert status >= 500 and (
+        "Fault" in json.loads(body) if provider == "quickbooks" else json.loads(body)["Status"] == status
+    )
+    server.faults = Faults(truncate_rate=1.0, seed=2)
+    status, headers, body = call()
+    assert status == 200 and int(headers["Content-Length"]) == len(body)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)

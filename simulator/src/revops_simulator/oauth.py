@@ -7,6 +7,9 @@ side, per provider. Access tokens live in the running server (runtime state, lik
 buckets). Refresh tokens are self-validating (generation + HMAC), and the service remembers only the
 newest generation it issued: older tokens are refused, as rotation requires, while a restarted
 simulator still honours the newest token a client kept, as a real provider does across its deploys.
+The token just before the newest stays valid for a grace period after its successor is issued, as
+both providers document for a client that never received the refresh response (Intuit: previous
+refresh tokens expire 24 hours after a new one is issued; Xero: 30 minutes).
 `Faults.oauth_access_token_ttl_s` shortens access tokens and `Faults.oauth_revoked` revokes a
 workspace's grant, as a user disconnecting the app does.
 """
@@ -127,13 +130,17 @@ class TokenError(Exception):
 class TokenService:
     """Issues and checks one provider's tokens for every workspace; thread-safe."""
 
-    def __init__(self, provider: str, clients: Mapping[str, OAuthClient]) -> None:
+    def __init__(self, provider: str, clients: Mapping[str, OAuthClient], grace_s: float = 0.0) -> None:
         self.provider = provider
+        self.grace_s = grace_s
         self._clients = {client.client_id: client for client in clients.values()}
         self._lock = threading.Lock()
         self._counter = 0
         self._floors: dict[str, int] = {}
         """Workspace id → generation of the newest refresh token issued; older ones are spent."""
+        self._rotated_at: dict[str, float] = {}
+        """Workspace id → when (monotonic) its newest generation was first issued: the previous
+        generation is still honoured for `grace_s` after that."""
         self._access: dict[str, tuple[str, float]] = {}
         """Access token → (workspace id, monotonic expiry)."""
         self.reset()
@@ -142,6 +149,7 @@ class TokenService:
         """Back to the state right after consent: each workspace's initial refresh token, no access."""
         with self._lock:
             self._floors.clear()
+            self._rotated_at.clear()
             self._access.clear()
 
     def client(self, authorization: str | None) -> OAuthClient | None:
@@ -164,11 +172,18 @@ class TokenService:
         token = form.get("refresh_token", "")
         with self._lock:
             generation = _generation_of(client, token)
-            spent = generation is not None and generation < self._floors.get(client.workspace_id, 0)
+            floor = self._floors.get(client.workspace_id, 0)
+            in_grace = (
+                generation == floor - 1
+                and time.monotonic() - self._rotated_at.get(client.workspace_id, 0.0) < self.grace_s
+            )
+            spent = generation is not None and generation < floor and not in_grace
             if generation is None or spent or client.workspace_id in faults.oauth_revoked:
                 raise TokenError(400, "invalid_grant", "The refresh token is invalid, expired or revoked.")
             self._counter += 1
-            self._floors[client.workspace_id] = generation + 1
+            if generation + 1 > floor:
+                self._floors[client.workspace_id] = generation + 1
+                self._rotated_at[client.workspace_id] = time.monotonic()
             fresh = _rotated_refresh_token(
                 client, generation + 1, self._token("nonce", client.workspace_id, 16)
             )

@@ -37,6 +37,17 @@ class ServerStats:
         self._requests: Counter[tuple[str, str]] = Counter()
         self._objects: Counter[tuple[str, str]] = Counter()
         self._statuses: Counter[tuple[str, int]] = Counter()
+        self._truncated = 0
+
+    def record_truncation(self) -> None:
+        with self._lock:
+            self._truncated += 1
+
+    @property
+    def truncated(self) -> int:
+        """Responses whose body was cut short by the fault plan."""
+        with self._lock:
+            return self._truncated
 
     def record(self, workspace_id: str, route: str, status: int, served: tuple[str, int] | None) -> None:
         with self._lock:
@@ -66,6 +77,7 @@ class ServerStats:
             self._requests.clear()
             self._objects.clear()
             self._statuses.clear()
+            self._truncated = 0
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -219,6 +231,7 @@ class SimulatorServer:
         if status == 200 and (cut := injector.truncation(len(payload))) is not None:
             payload = payload[:cut]
             response_headers["Content-Length"] = str(len(payload))
+            self.stats.record_truncation()
         self.stats.record(caller.workspace_id, route, status, response.served if status == 200 else None)
         return status, response_headers, payload
 

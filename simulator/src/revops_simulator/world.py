@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from revops_simulator.actions import Action, ActionLog
-from revops_simulator.business.bank import Bank
+from revops_simulator.business.bank import Bank, DepositDiscrepancy
 from revops_simulator.business.books import ACCOUNTING_SYSTEMS, Books, Discrepancy, keep_books
 from revops_simulator.business.clock import day_end, to_datetime
 from revops_simulator.business.entities import History, Invoice
@@ -65,13 +65,17 @@ class BankTruth:
     transactions: list[dict[str, Any]]
     """Every transaction shown at the clock, pending ones included, as `/transactions/sync` serves them."""
     removed_transaction_ids: set[str]
-    """Transactions shown at some earlier instant and no longer (posted or released pending ones)."""
+    """Transactions shown at some earlier instant and no longer (posted or released pending ones, and
+    a duplicate posting the bank removed)."""
     payout_deposits: dict[str, str]
-    """Stripe payout id → transaction id of its deposit."""
+    """Stripe payout id → transaction id of its one deposit, for the payout's amount."""
     unmatched_deposits: list[str]
     """Transaction ids of money in on the operating account that no payout explains."""
     missing_payouts: list[str]
     """Paid payouts that were due at the bank by the clock and never arrived."""
+    discrepancies: list[DepositDiscrepancy] = field(default_factory=list)
+    """Payouts whose deposit differs from one deposit for the payout's amount (a fee taken off, split
+    over two deposits, batched with another payout) and posted transactions the bank removed."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,13 @@ class BooksTruth:
     """`quickbooks` (entities keyed Customer, Invoice …) or `xero` (endpoints keyed Contacts, Invoices …)."""
     company_id: str
     objects: dict[str, list[dict[str, Any]]]
-    """Every entity as served, money as `Decimal`."""
+    """Every live entity as served by a query or list, money as `Decimal`."""
     discrepancies: list[Discrepancy]
-    """The mistakes seeded into the books: where they differ from Stripe on purpose."""
+    """Where the books differ from Stripe on purpose: mistakes and books-only activity."""
+    deleted: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """QuickBooks: per entity, the tombstones CDC reports for entities deleted by the clock (a pipeline
+    sees them only if it loaded the entity before its deletion). Xero keeps deleted and voided records
+    in its lists (`Status`), so this is empty for Xero."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +292,7 @@ class World:
             payout_deposits=dict(bank.payout_deposits),
             unmatched_deposits=bank.unmatched_deposits(now),
             missing_payouts=list(bank.missing_payouts),
+            discrepancies=list(bank.discrepancies),
         )
 
     def books(self, workspace_id: str) -> Books:
@@ -303,11 +312,15 @@ class World:
         if connection is None:
             return None
         books = self._state.books[workspace_id]
+        deleted: dict[str, list[dict[str, Any]]] = {}
         if connection.provider == "quickbooks":
-            objects = render_quickbooks(books)
+            rendered = render_quickbooks(books)
+            objects, deleted = rendered.live, rendered.deleted
         else:
             objects = render_xero(books, connection.company_id)
-        return BooksTruth(connection.provider, connection.company_id, objects, list(books.discrepancies))
+        return BooksTruth(
+            connection.provider, connection.company_id, objects, list(books.discrepancies), deleted
+        )
 
     def ground_truth(self, workspace_id: str, faults: Faults | None = None) -> GroundTruth:
         """The workspace's true state at the clock; malformed ids per `faults` (default: the server's)."""

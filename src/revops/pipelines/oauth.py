@@ -12,8 +12,11 @@ reconnected the app and pasted a new one), the configured one wins again.
 Access tokens are obtained lazily, renewed shortly before they expire, and renewed once more when the
 API answers 401 anyway (clock skew, a token revoked server-side); the failed request is replayed and
 the load continues. A second 401 in a row is an error. A refresh rejected with `invalid_grant` is
-final until a person reconnects, so it raises `SourceError` naming the workspace. Tokens never appear
-in messages or logs, and never in the warehouse.
+final until a person reconnects, so it raises `SourceError` naming the workspace. A token response
+that fails or arrives unreadable is retried with the same refresh token: both providers keep the
+previous refresh token valid for a while after rotating it (Intuit 24 hours, Xero 30 minutes)
+precisely so that a lost response loses nothing. Tokens never appear in messages or logs, and never
+in the warehouse.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from typing import Any, Optional
 
 from dlt.common.configuration import configspec
 from dlt.common.typing import TSecretStrValue
-from dlt.sources.helpers import requests as dlt_requests
 from dlt.sources.helpers.rest_client.auth import OAuth2AuthBase
 from pydantic import SecretStr
 from requests import PreparedRequest, Response
@@ -41,6 +43,7 @@ from requests import PreparedRequest, Response
 from revops.core.settings import get_settings
 from revops.core.workspaces import Account
 from revops.pipelines.errors import SourceError
+from revops.pipelines.retry import RetryingSession
 
 EXPIRY_MARGIN = 0.9
 """Renew an access token after this share of its lifetime, before the API has to reject it."""
@@ -132,6 +135,8 @@ class OAuth2RefreshTokenAuth(OAuth2AuthBase):
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        label = f"workspace {self.workspace_id!r}: {self.provider} token endpoint"
+        self._token_session = RetryingSession(label)
         self._expires_at = 0.0
         self._current_refresh: str | None = None
         self.refreshes = 0
@@ -169,7 +174,7 @@ class OAuth2RefreshTokenAuth(OAuth2AuthBase):
                 f"workspace {self.workspace_id!r}: {self.provider} needs client_id, client_secret "
                 "and refresh_token"
             )
-        response = _token_session().post(
+        response = self._token_session.post(
             self.token_url,
             data={"grant_type": "refresh_token", "refresh_token": self._refresh_token()},
             auth=(self.client_id, self.client_secret),
@@ -231,12 +236,6 @@ class OAuth2RefreshTokenAuth(OAuth2AuthBase):
         answer.history.append(response)
         answer.request = replay
         return answer
-
-
-@functools.cache
-def _token_session() -> Any:
-    """dlt's retrying session (5xx, 429, connection errors) without raising on 4xx: the body says why."""
-    return dlt_requests.Client(raise_for_status=False).session
 
 
 class OAuthAccount(Account):

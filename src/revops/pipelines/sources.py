@@ -123,6 +123,8 @@ QUICKBOOKS = SourceSpec(
     non_negative={
         "qbo_invoices": frozenset({"total_amt", "balance"}),
         "qbo_payments": frozenset({"total_amt", "unapplied_amt"}),
+        "qbo_credit_memos": frozenset({"total_amt", "balance", "remaining_credit"}),
+        "qbo_refund_receipts": frozenset({"total_amt"}),
     },
 )
 XERO = SourceSpec(
@@ -136,6 +138,9 @@ XERO = SourceSpec(
     non_negative={
         "xero_invoices": frozenset({"total", "amount_due", "amount_paid", "amount_credited"}),
         "xero_payments": frozenset({"amount"}),
+        "xero_credit_notes": frozenset({"total", "remaining_credit"}),
+        "xero_overpayments": frozenset({"total", "remaining_credit"}),
+        "xero_prepayments": frozenset({"total", "remaining_credit"}),
     },
 )
 USAGE = SourceSpec(

@@ -2,6 +2,8 @@
 
 -- Sales invoices from either accounting system, in one shape. `invoice_number` is the document
 -- number the bookkeeper copied from Stripe (the key for reconciling against Stripe invoices).
+-- Deleted invoices stay, with `is_deleted` (QuickBooks: deleted; Xero: a deleted draft; Xero voids
+-- an approved invoice instead, which is `voided`, not deleted).
 
 with
 
@@ -22,6 +24,7 @@ quickbooks as (
         invoices.balance as amount_due,
         invoices.balance_major as amount_due_major,
         invoices.status as status,
+        invoices.is_deleted as is_deleted,
         invoices.updated_at as updated_at
     from {{ ref('stg_qbo__invoices') }} as invoices
     left join {{ ref('stg_qbo__customers') }} as customers
@@ -47,6 +50,7 @@ xero as (
         invoices.amount_due as amount_due,
         invoices.amount_due_major as amount_due_major,
         invoices.status as status,
+        invoices.is_deleted as is_deleted,
         invoices.updated_at as updated_at
     from {{ ref('stg_xero__invoices') }} as invoices
     left join {{ ref('stg_xero__contacts') }} as contacts

@@ -8,9 +8,10 @@ source as (
 
 ),
 
+-- Latest version of each entity, its values from the last version before any deletion.
 deduplicated as (
 
-    {{ deduplicate_latest('source') }}
+    {{ deduplicate_soft_deleted('source') }}
 
 ),
 
@@ -29,10 +30,12 @@ renamed as (
 
         ---------- booleans
         active as is_active,
+        is_deleted,
 
         ---------- timestamps
         parseDateTime64BestEffortOrNull({{ json_extract('meta_data', 'CreateTime') }}, 3, 'UTC') as created_at,
         parseDateTime64BestEffortOrNull({{ json_extract('meta_data', 'LastUpdatedTime') }}, 3, 'UTC') as updated_at,
+        {{ qbo_deleted_at() }} as deleted_at,
         _revops_synced_at
 
     from deduplicated

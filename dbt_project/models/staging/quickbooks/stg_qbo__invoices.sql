@@ -8,9 +8,10 @@ source as (
 
 ),
 
+-- Latest version of each entity, its values from the last version before any deletion.
 deduplicated as (
 
-    {{ deduplicate_latest('source') }}
+    {{ deduplicate_soft_deleted('source') }}
 
 ),
 
@@ -24,9 +25,10 @@ renamed as (
 
         ---------- strings
         doc_number as invoice_number,
-        -- QBO has no invoice status: it follows from the open balance; a voided invoice keeps
-        -- QBO's "Voided" memo.
+        -- QBO has no invoice status: it follows from the open balance (paid or credited in full
+        -- leaves none); a voided invoice keeps QBO's "Voided" memo; a deleted one is gone from QBO.
         multiIf(
+            is_deleted, 'deleted',
             startsWith(ifNull(private_note, ''), 'Voided'), 'voided',
             deduplicated.balance = 0, 'paid',
             deduplicated.balance < deduplicated.total_amt, 'partially_paid',
@@ -48,9 +50,13 @@ renamed as (
         toDate32OrNull(txn_date) as invoice_date,
         toDate32OrNull(due_date) as due_date,
 
+        ---------- booleans
+        is_deleted,
+
         ---------- timestamps
         parseDateTime64BestEffortOrNull({{ json_extract('meta_data', 'CreateTime') }}, 3, 'UTC') as created_at,
         parseDateTime64BestEffortOrNull({{ json_extract('meta_data', 'LastUpdatedTime') }}, 3, 'UTC') as updated_at,
+        {{ qbo_deleted_at() }} as deleted_at,
         _revops_synced_at
 
     from deduplicated

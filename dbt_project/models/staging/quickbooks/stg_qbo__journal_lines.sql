@@ -8,9 +8,10 @@ source as (
 
 ),
 
+-- Latest version of each entity, its values from the last version before any deletion.
 deduplicated as (
 
-    {{ deduplicate_latest('source') }}
+    {{ deduplicate_soft_deleted('source') }}
 
 ),
 
@@ -45,11 +46,15 @@ renamed as (
         {{ major_to_minor('line_amount_exact', json_extract('currency_ref', 'value')) }} as amount,
         toDecimal128(line_amount_exact, 3) as amount_major,
 
+        ---------- booleans
+        is_deleted,
+
         ---------- dates
         toDate32OrNull(txn_date) as journal_date,
 
         ---------- timestamps
         parseDateTime64BestEffortOrNull({{ json_extract('meta_data', 'LastUpdatedTime') }}, 3, 'UTC') as updated_at,
+        {{ qbo_deleted_at() }} as deleted_at,
         _revops_synced_at
 
     from lines

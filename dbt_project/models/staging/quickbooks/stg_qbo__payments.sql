@@ -8,9 +8,10 @@ source as (
 
 ),
 
+-- Latest version of each entity, its values from the last version before any deletion.
 deduplicated as (
 
-    {{ deduplicate_latest('source') }}
+    {{ deduplicate_soft_deleted('source') }}
 
 ),
 
@@ -21,8 +22,11 @@ renamed as (
         workspace_id,
         id as payment_id,
         {{ json_extract('customer_ref', 'value') }} as customer_id,
-        -- The first invoice the payment is applied to (revops' books apply one payment to one invoice).
-        nullIf(JSONExtractString(ifNull(line, '[]'), 1, 'LinkedTxn', 1, 'TxnId'), '') as invoice_id,
+        -- The first invoice the payment is applied to (revops' books apply one payment to one invoice),
+        -- and the credit memo it applies, if any: QBO applies a credit memo to an invoice with a
+        -- payment of zero whose lines link both.
+        {{ qbo_linked_txn('line', 'Invoice') }} as invoice_id,
+        {{ qbo_linked_txn('line', 'CreditMemo') }} as credit_memo_id,
         {{ json_extract('deposit_to_account_ref', 'value') }} as deposit_account_id,
 
         ---------- strings
@@ -37,9 +41,14 @@ renamed as (
         ---------- dates
         toDate32OrNull(txn_date) as payment_date,
 
+        ---------- booleans
+        deduplicated.total_amt = 0 and {{ qbo_linked_txn('line', 'CreditMemo') }} is not null as is_credit_application,
+        is_deleted,
+
         ---------- timestamps
         parseDateTime64BestEffortOrNull({{ json_extract('meta_data', 'CreateTime') }}, 3, 'UTC') as created_at,
         parseDateTime64BestEffortOrNull({{ json_extract('meta_data', 'LastUpdatedTime') }}, 3, 'UTC') as updated_at,
+        {{ qbo_deleted_at() }} as deleted_at,
         _revops_synced_at
 
     from deduplicated

@@ -35,8 +35,7 @@ renamed as (
         status = 'ACTIVE' as is_active,
 
         ---------- timestamps
-        -- Xero dates are "/Date(<epoch ms>+0000)/".
-        fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(updated_date_utc, ''), '^/Date\\((-?[0-9]+)')), 'UTC') as updated_at,
+        {{ xero_timestamp('updated_date_utc') }} as updated_at,
         _revops_synced_at
 
     from deduplicated

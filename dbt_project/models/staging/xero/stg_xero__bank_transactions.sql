@@ -39,10 +39,10 @@ renamed as (
         is_reconciled,
 
         ---------- dates
-        toDate32(fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(date, ''), '^/Date\\((-?[0-9]+)')), 'UTC')) as transaction_date,
+        {{ xero_date('date') }} as transaction_date,
 
         ---------- timestamps
-        fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(updated_date_utc, ''), '^/Date\\((-?[0-9]+)')), 'UTC') as updated_at,
+        {{ xero_timestamp('updated_date_utc') }} as updated_at,
         _revops_synced_at
 
     from deduplicated

@@ -35,7 +35,7 @@ renamed as (
         contact_status = 'ACTIVE' as is_active,
 
         ---------- timestamps
-        fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(updated_date_utc, ''), '^/Date\\((-?[0-9]+)')), 'UTC') as updated_at,
+        {{ xero_timestamp('updated_date_utc') }} as updated_at,
         _revops_synced_at
 
     from deduplicated

@@ -28,10 +28,10 @@ renamed as (
         type as invoice_type,
         status as xero_status,
         multiIf(
+            deduplicated.status = 'DELETED', 'deleted',
             deduplicated.status = 'PAID', 'paid',
             deduplicated.status = 'VOIDED', 'voided',
             deduplicated.status in ('DRAFT', 'SUBMITTED'), 'draft',
-            deduplicated.status = 'DELETED', 'deleted',
             deduplicated.amount_paid > 0, 'partially_paid',
             'open'
         ) as status,
@@ -44,16 +44,22 @@ renamed as (
         {{ major_to_minor('deduplicated.total', 'currency_code') }} as total,
         {{ major_to_minor('deduplicated.amount_due', 'currency_code') }} as amount_due,
         {{ major_to_minor('deduplicated.amount_paid', 'currency_code') }} as amount_paid,
+        {{ major_to_minor('deduplicated.amount_credited', 'currency_code') }} as amount_credited,
         toDecimal128(deduplicated.total, 3) as total_major,
         toDecimal128(deduplicated.amount_due, 3) as amount_due_major,
         toDecimal128(deduplicated.amount_paid, 3) as amount_paid_major,
+        toDecimal128(deduplicated.amount_credited, 3) as amount_credited_major,
+
+        ---------- booleans
+        -- Xero deletes only drafts; an approved invoice is voided instead and stays voided.
+        ifNull(deduplicated.status = 'DELETED', false) as is_deleted,
 
         ---------- dates
-        toDate32(fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(date, ''), '^/Date\\((-?[0-9]+)')), 'UTC')) as invoice_date,
-        toDate32(fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(due_date, ''), '^/Date\\((-?[0-9]+)')), 'UTC')) as due_date,
+        {{ xero_date('date') }} as invoice_date,
+        {{ xero_date('due_date') }} as due_date,
 
         ---------- timestamps
-        fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(updated_date_utc, ''), '^/Date\\((-?[0-9]+)')), 'UTC') as updated_at,
+        {{ xero_timestamp('updated_date_utc') }} as updated_at,
         _revops_synced_at
 
     from deduplicated

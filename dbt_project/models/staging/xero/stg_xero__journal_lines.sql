@@ -45,10 +45,10 @@ renamed as (
         toDecimal128OrNull(replaceAll(JSONExtractRaw(line_json, 'LineAmount'), '"', ''), 9) as line_amount,
 
         ---------- dates
-        toDate32(fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(date, ''), '^/Date\\((-?[0-9]+)')), 'UTC')) as journal_date,
+        {{ xero_date('date') }} as journal_date,
 
         ---------- timestamps
-        fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(updated_date_utc, ''), '^/Date\\((-?[0-9]+)')), 'UTC') as updated_at,
+        {{ xero_timestamp('updated_date_utc') }} as updated_at,
         _revops_synced_at
 
     from lines

@@ -21,30 +21,33 @@ renamed as (
         workspace_id,
         payment_id,
         {{ json_extract('invoice', 'InvoiceID') }} as invoice_id,
-        {{ json_extract('invoice', 'Contact.ContactID') }} as contact_id,
+        -- A credit note's cash refund (ARCREDITPAYMENT) is a payment on the credit note.
+        {{ json_extract('credit_note', 'CreditNoteID') }} as credit_note_id,
+        coalesce({{ json_extract('invoice', 'Contact.ContactID') }}, {{ json_extract('credit_note', 'Contact.ContactID') }}) as contact_id,
         {{ json_extract('account', 'AccountID') }} as account_id,
 
         ---------- strings
         reference,
         payment_type,
         status,
-        {{ normalize_currency(json_extract('invoice', 'CurrencyCode')) }} as currency,
+        {{ normalize_currency("coalesce(" ~ json_extract('invoice', 'CurrencyCode') ~ ", " ~ json_extract('credit_note', 'CurrencyCode') ~ ")") }} as currency,
 
         ---------- numerics
         -- Raw columns are qualified: ClickHouse resolves a bare name to a SELECT alias first, and
         -- the minor-unit columns below reuse the raw names.
-        {{ major_to_minor('deduplicated.amount', json_extract('invoice', 'CurrencyCode')) }} as amount,
+        {{ major_to_minor('deduplicated.amount', "coalesce(" ~ json_extract('invoice', 'CurrencyCode') ~ ", " ~ json_extract('credit_note', 'CurrencyCode') ~ ")") }} as amount,
         toDecimal128(deduplicated.amount, 3) as amount_major,
         currency_rate,
 
         ---------- booleans
         is_reconciled,
+        ifNull(deduplicated.status = 'DELETED', false) as is_deleted,
 
         ---------- dates
-        toDate32(fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(date, ''), '^/Date\\((-?[0-9]+)')), 'UTC')) as payment_date,
+        {{ xero_date('date') }} as payment_date,
 
         ---------- timestamps
-        fromUnixTimestamp64Milli(toInt64OrNull(extract(ifNull(updated_date_utc, ''), '^/Date\\((-?[0-9]+)')), 'UTC') as updated_at,
+        {{ xero_timestamp('updated_date_utc') }} as updated_at,
         _revops_synced_at
 
     from deduplicated

@@ -6,16 +6,22 @@ transaction knows when it appears and (for pending ones) when it disappears, so 
 seen at any instant up to its clock: that is what `/transactions/sync` diffs between cursors.
 
 Amounts follow Plaid's sign convention (positive: money leaves the account) in integer minor units.
+
+Besides one deposit per payout, a few payouts reach the bank the way real ones sometimes do
+(`DepositDiscrepancy`, picked among the first months' payouts so they stay put as the clock
+advances): with a receiving-bank fee taken off, split over two deposits, or batched with the next
+payout into one deposit; and one posted transaction is posted twice, the duplicate removed by the
+bank two days later (Plaid reports it in `/transactions/sync`'s `removed`).
 """
 
 from __future__ import annotations
 
 import random
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from revops_simulator.business.clock import DAY, HOUR, add_business_days, day_start, to_date
 from revops_simulator.business.entities import History, Payout
@@ -31,6 +37,21 @@ PENDING_RELEASE_RATE = 0.06
 """Share of card authorizations released without ever posting (pre-authorizations, voids)."""
 ENRICHMENT_DELAY = DAY
 """Plaid fills `merchant_name` of a posted card transaction this long after it posts (a `modified`)."""
+DepositDiscrepancyKind = Literal[
+    "amount_mismatch", "split_deposit", "batched_deposit", "removed_after_posting"
+]
+ANOMALY_SLOTS: tuple[DepositDiscrepancyKind, ...] = ("amount_mismatch", "split_deposit", "batched_deposit")
+ANOMALY_ONE_IN = 12
+"""A payout's slot is its hash modulo this; each anomaly goes to the first payout of its slot."""
+RECEIVING_FEE_MAX = 1_500
+"""A receiving bank's incoming-transfer fee (minor units), at most 2.5% of the payout."""
+DUPLICATE_REMOVED_AFTER = 2 * DAY
+DUPLICATED_RENT_MONTH = (2026, 3)
+"""The month whose rent debit the bank posts twice (the duplicate is removed two days later)."""
+
+DepositDiscrepancyKind = Literal[
+    "amount_mismatch", "split_deposit", "batched_deposit", "removed_after_posting"
+]
 
 # Currency exponents of the settlement currencies the simulated tenants bank in (ISO 4217).
 CURRENCY_EXPONENTS = {"USD": 2, "GBP": 2, "EUR": 2}
@@ -85,7 +106,8 @@ class BankTransaction:
     pending_transaction_id: str | None = None
     enriched_at: int | None = None
     """From when `merchant_name` is shown; None: shown from the start."""
-    payout_id: str | None = None
+    payout_ids: tuple[str, ...] = ()
+    """The Stripe payouts this deposit brings in (two for a batched deposit)."""
 
     def visible_at(self, t: int) -> bool:
         return self.appears_at <= t and (self.disappears_at is None or t < self.disappears_at)
@@ -93,6 +115,19 @@ class BankTransaction:
     @property
     def posted(self) -> bool:
         return not self.pending
+
+
+@dataclass(frozen=True)
+class DepositDiscrepancy:
+    """Where the bank differs from one deposit per payout, for the amount the payout says."""
+
+    kind: DepositDiscrepancyKind
+    payout_ids: tuple[str, ...]
+    transaction_ids: tuple[str, ...]
+    payout_amount: int
+    """Sum of the payouts (0 for `removed_after_posting`)."""
+    deposit_amount: int
+    """Sum of the deposits, money in positive (`removed_after_posting`: the removed amount, Plaid's sign)."""
 
 
 def plaid_id(*parts: object) -> str:
@@ -154,9 +189,11 @@ class Bank:
     transactions: list[BankTransaction] = field(default_factory=list)
     """Every transaction that has appeared by `now`, in order of appearance."""
     payout_deposits: dict[str, str] = field(default_factory=dict)
-    """Payout id → transaction id of the deposit that brought it in."""
+    """Payout id → transaction id of the one deposit that brought it in, for the payout's amount."""
     missing_payouts: list[str] = field(default_factory=list)
     """Paid payouts the bank never shows, whose deposit was due by `now`."""
+    discrepancies: list[DepositDiscrepancy] = field(default_factory=list)
+    """Deposits that are not one per payout for its amount, and posted transactions later removed."""
 
     @classmethod
     def build(cls, tenant: Tenant, seed: int, scale: float, history: History, now: int) -> Bank:
@@ -189,6 +226,7 @@ class Bank:
         while day_start(day) <= now:
             generated += bank._day(day)
             day += timedelta(days=1)
+        generated += bank._duplicate_posting(generated)
         # Appearance order; ids break ties so the order never depends on generation order.
         bank.transactions = sorted(
             (txn for txn in generated if txn.appears_at <= now),
@@ -222,7 +260,7 @@ class Bank:
         category: tuple[str, str],
         merchant: str | None = None,
         transaction_code: str | None = "transfer",
-        payout_id: str | None = None,
+        payout_ids: tuple[str, ...] = (),
     ) -> BankTransaction:
         """A transaction that posts directly, without a pending phase (ACH, wires, book transfers)."""
         rng = stream(self.seed, self.tenant.id, "ach-time", *key)
@@ -239,7 +277,7 @@ class Bank:
             kind=kind,
             appears_at=day_start(day) + 6 * HOUR + rng.randrange(0, 6 * HOUR),
             day=day,
-            payout_id=payout_id,
+            payout_ids=payout_ids,
         )
 
     def _card(
@@ -289,8 +327,60 @@ class Bank:
         )
         return [pending, posted]
 
+    def _anomalies(self, payouts: list[Payout]) -> dict[str, tuple[DepositDiscrepancyKind, Payout | None]]:
+        """Payout id → how its deposit differs (and the payout batched with it).
+
+        Each kind goes to the first payout (in creation order) of its slot, a payout's slot being
+        fixed by its hash when it is created, so a later clock never moves a pick.
+        """
+        ordered = sorted((p for p in payouts if p.amount > 0), key=lambda p: (p.created, p.id))
+        anomalies: dict[str, tuple[DepositDiscrepancyKind, Payout | None]] = {}
+        for kind in ANOMALY_SLOTS:
+            slot = ANOMALY_SLOTS.index(kind)
+            chosen = next(
+                (
+                    p
+                    for p in ordered
+                    if p.id not in anomalies
+                    and stable_hash(self.seed, self.tenant.id, "bank-slot", p.id) % ANOMALY_ONE_IN == slot
+                ),
+                None,
+            )
+            if chosen is None:
+                continue
+            if kind != "batched_deposit":
+                anomalies[chosen.id] = (kind, None)
+                continue
+            # Batched with the payout created next: the bank holds the first until the second arrives.
+            later = [p for p in ordered if (p.created, p.id) > (chosen.created, chosen.id)]
+            partner = next((p for p in later if p.id not in anomalies), None)
+            if partner is None:
+                anomalies[chosen.id] = (kind, None)  # held until its partner exists
+                continue
+            anomalies[chosen.id] = (kind, partner)
+            anomalies[partner.id] = (kind, chosen)
+        return anomalies
+
+    def _stripe_deposit(
+        self, payouts: tuple[Payout, ...], day: date, amount: int, part: str = ""
+    ) -> BankTransaction:
+        trace = stable_hash(self.seed, payouts[0].id, "trace", *((part,) if part else ()))
+        reference = "ST-" + base62(trace, 12).upper()
+        return self._ach(
+            ("payout", *(p.id for p in payouts), *((part,) if part else ())),
+            self.operating,
+            day,
+            -amount,
+            f"STRIPE TRANSFER {reference} {self.tenant.statement_descriptor}",
+            "payout_deposit",
+            ("INCOME", "INCOME_OTHER_INCOME"),
+            merchant="Stripe",
+            payout_ids=tuple(p.id for p in payouts),
+        )
+
     def _deposits(self, payouts: list[Payout]) -> list[BankTransaction]:
         deposits = []
+        anomalies = self._anomalies(payouts)
         for payout in payouts:
             if payout.failed_at is not None:
                 continue  # the funds went back to the Stripe balance, never to the bank
@@ -298,28 +388,82 @@ class Bank:
             arrival = to_date(payout.arrival_date)
             created_day = to_date(payout.created)
             day = arrival
-            if rng.random() < LATE_DEPOSIT_RATE:
+            late = rng.random() < LATE_DEPOSIT_RATE
+            missing = rng.random() < MISSING_PAYOUT_RATE
+            kind, partner = anomalies.get(payout.id, (None, None))
+            if kind is None and late:
                 day = min(add_business_days(arrival, 1), add_business_days(created_day, 3))
+            if kind == "batched_deposit":
+                if partner is None or (payout.created, payout.id) < (partner.created, partner.id):
+                    continue  # the later payout's deposit carries both
+                day = max(arrival, to_date(partner.arrival_date))
             if day_start(day) > self.now:
                 continue
-            if rng.random() < MISSING_PAYOUT_RATE:
+            if kind is None and missing:
                 self.missing_payouts.append(payout.id)
                 continue
-            reference = "ST-" + base62(stable_hash(self.seed, payout.id, "trace"), 12).upper()
-            deposit = self._ach(
-                ("payout", payout.id),
-                self.operating,
-                day,
-                -payout.amount,
-                f"STRIPE TRANSFER {reference} {self.tenant.statement_descriptor}",
-                "payout_deposit",
-                ("INCOME", "INCOME_OTHER_INCOME"),
-                merchant="Stripe",
-                payout_id=payout.id,
-            )
-            self.payout_deposits[payout.id] = deposit.transaction_id
-            deposits.append(deposit)
+            if kind is None:
+                deposit = self._stripe_deposit((payout,), day, payout.amount)
+                self.payout_deposits[payout.id] = deposit.transaction_id
+                deposits.append(deposit)
+            elif kind == "amount_mismatch":
+                fee = max(1, min(RECEIVING_FEE_MAX, payout.amount // 40))
+                deposit = self._stripe_deposit((payout,), day, payout.amount - fee)
+                deposits.append(deposit)
+                self._discrepancy(kind, (payout,), (deposit,))
+            elif kind == "split_deposit":
+                first_part = payout.amount * 3 // 5
+                parts = [self._stripe_deposit((payout,), day, first_part, "1/2")]
+                second_day = add_business_days(day, 1)
+                if day_start(second_day) <= self.now:
+                    parts.append(
+                        self._stripe_deposit((payout,), second_day, payout.amount - first_part, "2/2")
+                    )
+                deposits += parts
+                self._discrepancy(kind, (payout,), tuple(parts))
+            else:
+                assert partner is not None
+                batch = (partner, payout)
+                deposit = self._stripe_deposit(batch, day, payout.amount + partner.amount)
+                deposits.append(deposit)
+                self._discrepancy(kind, batch, (deposit,))
         return deposits
+
+    def _discrepancy(
+        self, kind: DepositDiscrepancyKind, payouts: tuple[Payout, ...], deposits: tuple[BankTransaction, ...]
+    ) -> None:
+        self.discrepancies.append(
+            DepositDiscrepancy(
+                kind,
+                tuple(p.id for p in payouts),
+                tuple(d.transaction_id for d in deposits),
+                sum(p.amount for p in payouts),
+                -sum(d.amount for d in deposits),
+            )
+        )
+
+    def _duplicate_posting(self, generated: list[BankTransaction]) -> list[BankTransaction]:
+        """The month's rent debit posted twice; the bank removes the duplicate two days later."""
+        year, month = DUPLICATED_RENT_MONTH
+        rent_day = _payday(year, month, 1)
+        original = next((t for t in generated if t.kind == "rent" and t.day == rent_day), None)
+        if original is None:
+            return []
+        duplicate = replace(
+            original,
+            transaction_id=plaid_id(self.seed, self.tenant.id, "txn", "duplicate", original.transaction_id),
+            appears_at=original.appears_at + 5 * 60,
+            disappears_at=original.appears_at + DUPLICATE_REMOVED_AFTER,
+        )
+        if duplicate.appears_at > self.now:
+            return []
+        if duplicate.disappears_at is not None and duplicate.disappears_at <= self.now:
+            self.discrepancies.append(
+                DepositDiscrepancy(
+                    "removed_after_posting", (), (duplicate.transaction_id,), 0, duplicate.amount
+                )
+            )
+        return [duplicate]
 
     def _day(self, day: date) -> list[BankTransaction]:
         """Everything else the business does with its bank on `day`."""
@@ -433,7 +577,7 @@ class Bank:
         return [
             txn.transaction_id
             for txn in self.visible(t)
-            if txn.account_id == self.operating.account_id and txn.amount < 0 and txn.payout_id is None
+            if txn.account_id == self.operating.account_id and txn.amount < 0 and not txn.payout_ids
         ]
 
     # --- Plaid's shapes ---
@@ -483,6 +627,7 @@ class Bank:
                 "detailed": detailed,
                 "confidence_level": "VERY_HIGH",
             },
+            "personal_finance_category_icon_url": f"https://plaid-category-icons.plaid.com/PFC_{primary}.png",
             "transaction_code": txn.transaction_code,
             "transaction_id": txn.transaction_id,
             "transaction_type": "place" if txn.payment_channel == "in store" else "special",

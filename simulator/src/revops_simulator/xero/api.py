@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from revops_simulator.business.books import BookAccount, Books, account
+from revops_simulator.business.books import BookAccount, BookCustomer, BookInvoice, Books, account
 from revops_simulator.business.clock import DAY, day_start, to_date
 from revops_simulator.faults import Faults
 from revops_simulator.oauth import (
@@ -30,11 +30,27 @@ from revops_simulator.oauth import (
 from revops_simulator.provider import ApiRequest, ApiResponse, Caller
 from revops_simulator.quickbooks.api import BooksWorld
 
-ENDPOINTS = ("Contacts", "Accounts", "Invoices", "Payments", "BankTransactions", "ManualJournals")
+ENDPOINTS = (
+    "Contacts", "Accounts", "Invoices", "Payments", "BankTransactions", "ManualJournals", "CreditNotes",
+    "Overpayments", "Prepayments",
+)  # fmt: skip
+ID_FIELDS = {
+    "Accounts": "AccountID",
+    "Contacts": "ContactID",
+    "Invoices": "InvoiceID",
+    "Payments": "PaymentID",
+    "BankTransactions": "BankTransactionID",
+    "ManualJournals": "ManualJournalID",
+    "CreditNotes": "CreditNoteID",
+    "Overpayments": "OverpaymentID",
+    "Prepayments": "PrepaymentID",
+}
 UNPAGED = frozenset({"Accounts"})
 """Xero returns an organisation's whole chart of accounts at once."""
 PAGE_SIZE = 100
 REFRESH_TOKEN_TTL_S = 60 * DAY
+REFRESH_GRACE_S = 30 * 60
+"""Xero: a used refresh token works again for 30 minutes, in case its successor was never received."""
 TOKEN_PATH = "/connect/token"
 _PATH = re.compile(r"/api\.xro/2\.0/(?P<endpoint>\w+)")
 _ACCOUNT_TYPES: Mapping[str, tuple[str, str]] = {
@@ -43,8 +59,8 @@ _ACCOUNT_TYPES: Mapping[str, tuple[str, str]] = {
     "receivable": ("CURRENT", "ASSET"),
     "income": ("REVENUE", "REVENUE"),
     "expense": ("EXPENSE", "EXPENSE"),
+    "bad_debt": ("EXPENSE", "EXPENSE"),
 }
-_INVOICE_STATUSES = {"open": "AUTHORISED", "paid": "PAID", "voided": "VOIDED"}
 
 JSON = dict[str, Any]
 
@@ -65,6 +81,17 @@ def _account_ref(entry: BookAccount, ids: Mapping[str, str]) -> JSON:
     return {"AccountID": ids[entry.code], "Code": entry.code, "Name": entry.name}
 
 
+def xero_invoice_status(invoice: BookInvoice) -> str:
+    """Xero deletes only drafts; an approved invoice deleted in the books is voided."""
+    if invoice.draft:
+        return "DELETED" if invoice.deleted_at is not None else "DRAFT"
+    if invoice.status == "voided" or invoice.deleted_at is not None:
+        return "VOIDED"
+    if invoice.status == "paid" or invoice.balance == 0:
+        return "PAID"
+    return "AUTHORISED"
+
+
 def render_books(books: Books, company_id: str) -> dict[str, list[JSON]]:
     """Every record of the books as Xero serves it, per endpoint, in Xero's order (oldest update first)."""
 
@@ -74,8 +101,49 @@ def render_books(books: Books, company_id: str) -> dict[str, list[JSON]]:
     account_ids = {entry.code: gid("account", entry.code) for entry in books.accounts}
     clearing, bank = account(books, "clearing"), account(books, "bank")
     fees, income = account(books, "expense"), account(books, "income")
+    accounts_by_kind = {entry.kind: entry for entry in books.accounts}
     contacts = {customer.number: gid("contact", customer.number) for customer in books.customers}
     invoice_ids = {invoice.number: gid("invoice", invoice.number) for invoice in books.invoices}
+
+    def contact(customer: BookCustomer) -> JSON:
+        return {"ContactID": contacts[customer.number], "Name": customer.name}
+
+    def invoice_ref(invoice: BookInvoice) -> JSON:
+        return {
+            "Type": "ACCREC",
+            "InvoiceID": invoice_ids[invoice.number],
+            "InvoiceNumber": invoice.doc_number,
+            "CurrencyCode": invoice.currency,
+            "Contact": contact(invoice.customer),
+        }
+
+    credit_ids = {
+        (credit.outcome == "refund", credit.number): gid("credit-note", credit.doc_number)
+        for credit in books.credits
+    }
+    paid_with: dict[int, list[JSON]] = {}
+    for payment in books.payments:
+        if payment.kind == "invoice" and payment.invoice is not None:
+            paid_with.setdefault(payment.invoice.number, []).append(
+                {
+                    "PaymentID": gid("payment", payment.number),
+                    **_date_fields("Date", payment.paid_on),
+                    "Amount": minor_to_decimal(payment.amount),
+                    "CurrencyRate": minor_to_decimal(1, 0),
+                }
+            )
+    credited_by: dict[int, list[JSON]] = {}
+    for credit in books.credits:
+        if credit.outcome == "applied" and credit.invoice is not None:
+            credited_by.setdefault(credit.invoice.number, []).append(
+                {
+                    "CreditNoteID": credit_ids[False, credit.number],
+                    "CreditNoteNumber": credit.doc_number,
+                    "Total": minor_to_decimal(credit.amount),
+                    "AppliedAmount": minor_to_decimal(credit.amount),
+                    **_date_fields("Date", credit.issued),
+                }
+            )
     rendered: dict[str, list[JSON]] = {}
     rendered["Accounts"] = [
         {
@@ -118,11 +186,11 @@ def render_books(books: Books, company_id: str) -> dict[str, list[JSON]]:
             "Type": "ACCREC",
             "InvoiceID": invoice_ids[invoice.number],
             "InvoiceNumber": invoice.doc_number,
-            "Reference": invoice.stripe_id,
-            "Contact": {"ContactID": contacts[invoice.customer.number], "Name": invoice.customer.name},
+            "Reference": invoice.stripe_id or "",
+            "Contact": contact(invoice.customer),
             **_date_fields("Date", to_date(invoice.issued)),
             **_date_fields("DueDate", to_date(invoice.issued)),
-            "Status": _INVOICE_STATUSES[invoice.status],
+            "Status": xero_invoice_status(invoice),
             "LineAmountTypes": "NoTax",
             "LineItems": [
                 {
@@ -142,40 +210,168 @@ def render_books(books: Books, company_id: str) -> dict[str, list[JSON]]:
             "SubTotal": minor_to_decimal(invoice.total),
             "TotalTax": minor_to_decimal(0),
             "Total": minor_to_decimal(invoice.total),
-            "AmountDue": minor_to_decimal(invoice.balance),
-            "AmountPaid": minor_to_decimal(invoice.total if invoice.status == "paid" else 0),
-            "AmountCredited": minor_to_decimal(0),
+            "AmountDue": minor_to_decimal(0 if invoice.deleted_at is not None else invoice.balance),
+            "AmountPaid": minor_to_decimal(invoice.amount_paid),
+            "AmountCredited": minor_to_decimal(invoice.credited),
             "CurrencyCode": invoice.currency,
+            "CurrencyRate": minor_to_decimal(1, 0),
+            "IsDiscounted": False,
+            "Payments": paid_with.get(invoice.number, []),
+            "CreditNotes": credited_by.get(invoice.number, []),
+            "Prepayments": [],
+            "Overpayments": [],
+            **(
+                {"FullyPaidOnDate": paid_with[invoice.number][-1]["Date"]}
+                if invoice.status == "paid" and invoice.number in paid_with
+                else {}
+            ),
             "UpdatedDateUTC": xero_time(invoice.updated),
             "HasAttachments": False,
+            "HasErrors": False,
         }
         for invoice in books.invoices
     ]
+    refunds = [credit for credit in books.credits if credit.outcome == "refund"]
+    credit_ids = {
+        (credit.outcome == "refund", credit.number): gid("credit-note", f"{credit.doc_number}")
+        for credit in books.credits
+    }
     rendered["Payments"] = [
         {
             "PaymentID": gid("payment", payment.number),
             **_date_fields("Date", payment.paid_on),
             "Amount": minor_to_decimal(payment.amount),
-            "Reference": payment.invoice.stripe_id,
+            "Reference": payment.invoice.stripe_id or "",
             "CurrencyRate": minor_to_decimal(1, 0),
             "PaymentType": "ACCRECPAYMENT",
             "Status": "AUTHORISED",
             "IsReconciled": False,
             "UpdatedDateUTC": xero_time(payment.created),
             "Account": _account_ref(clearing, account_ids),
-            "Invoice": {
-                "Type": "ACCREC",
-                "InvoiceID": invoice_ids[payment.invoice.number],
-                "InvoiceNumber": payment.invoice.doc_number,
-                "CurrencyCode": payment.invoice.currency,
-                "Contact": {
-                    "ContactID": contacts[payment.invoice.customer.number],
-                    "Name": payment.invoice.customer.name,
-                },
-            },
+            "Invoice": invoice_ref(payment.invoice),
         }
         for payment in books.payments
+        if payment.kind == "invoice" and payment.invoice is not None
+    ] + [
+        # A credit note's cash refund is a payment on the credit note.
+        {
+            "PaymentID": gid("refund-payment", credit.number),
+            **_date_fields("Date", credit.issued),
+            "Amount": minor_to_decimal(credit.amount),
+            "Reference": credit.description,
+            "CurrencyRate": minor_to_decimal(1, 0),
+            "PaymentType": "ARCREDITPAYMENT",
+            "Status": "AUTHORISED",
+            "IsReconciled": False,
+            "UpdatedDateUTC": xero_time(credit.created),
+            "Account": _account_ref(clearing, account_ids),
+            "CreditNote": {
+                "CreditNoteID": credit_ids[True, credit.number],
+                "CreditNoteNumber": credit.doc_number,
+                "Type": "ACCRECCREDIT",
+                "CurrencyCode": credit.currency,
+                "Contact": contact(credit.customer),
+            },
+        }
+        for credit in refunds
     ]
+    rendered["CreditNotes"] = [
+        {
+            "CreditNoteID": credit_ids[credit.outcome == "refund", credit.number],
+            "CreditNoteNumber": credit.doc_number,
+            "Type": "ACCRECCREDIT",
+            "Reference": credit.invoice.doc_number if credit.invoice is not None else "",
+            "Contact": contact(credit.customer),
+            **_date_fields("Date", credit.issued),
+            "Status": "AUTHORISED" if credit.outcome == "customer_credit" else "PAID",
+            "LineAmountTypes": "NoTax",
+            "LineItems": [
+                {
+                    "LineItemID": gid(f"credit-line-{credit.doc_number}", 1),
+                    "Description": credit.description,
+                    "Quantity": minor_to_decimal(1, 0),
+                    "UnitAmount": minor_to_decimal(credit.amount),
+                    "LineAmount": minor_to_decimal(credit.amount),
+                    "AccountCode": accounts_by_kind[credit.account].code,
+                    "TaxType": "NONE",
+                    "TaxAmount": minor_to_decimal(0),
+                }
+            ],
+            "SubTotal": minor_to_decimal(credit.amount),
+            "TotalTax": minor_to_decimal(0),
+            "Total": minor_to_decimal(credit.amount),
+            "RemainingCredit": minor_to_decimal(credit.amount if credit.outcome == "customer_credit" else 0),
+            "CurrencyCode": credit.currency,
+            "CurrencyRate": minor_to_decimal(1, 0),
+            "Allocations": (
+                [
+                    {
+                        "AllocationID": gid("allocation", credit.doc_number),
+                        "Amount": minor_to_decimal(credit.amount),
+                        **_date_fields("Date", credit.issued),
+                        "Invoice": invoice_ref(credit.invoice),
+                    }
+                ]
+                if credit.outcome == "applied" and credit.invoice is not None
+                else []
+            ),
+            "Payments": (
+                [
+                    {
+                        "PaymentID": gid("refund-payment", credit.number),
+                        **_date_fields("Date", credit.issued),
+                        "Amount": minor_to_decimal(credit.amount),
+                        "Reference": credit.description,
+                        "CurrencyRate": minor_to_decimal(1, 0),
+                    }
+                ]
+                if credit.outcome == "refund"
+                else []
+            ),
+            "UpdatedDateUTC": xero_time(credit.created),
+            "HasAttachments": False,
+        }
+        for credit in books.credits
+    ]
+    for endpoint, kind, label in (
+        ("Overpayments", "overpayment", "Wire received: invoice paid twice"),
+        ("Prepayments", "prepayment", "Wire received: advance for services"),
+    ):
+        prefix = endpoint[:-1]
+        rendered[endpoint] = [
+            {
+                f"{prefix}ID": gid(kind, payment.number),
+                "Type": f"RECEIVE-{kind.upper()}",
+                "Contact": contact(payment.customer),
+                **_date_fields("Date", payment.paid_on),
+                "Status": "AUTHORISED",
+                "LineAmountTypes": "NoTax",
+                "LineItems": [
+                    {
+                        "LineItemID": gid(f"{kind}-line-{payment.number}", 1),
+                        "Description": label,
+                        "Quantity": minor_to_decimal(1, 0),
+                        "UnitAmount": minor_to_decimal(payment.amount),
+                        "LineAmount": minor_to_decimal(payment.amount),
+                        "AccountCode": accounts_by_kind["receivable"].code,
+                        "TaxType": "NONE",
+                        "TaxAmount": minor_to_decimal(0),
+                    }
+                ],
+                "SubTotal": minor_to_decimal(payment.amount),
+                "TotalTax": minor_to_decimal(0),
+                "Total": minor_to_decimal(payment.amount),
+                "UpdatedDateUTC": xero_time(payment.created),
+                "CurrencyCode": payment.currency,
+                "CurrencyRate": minor_to_decimal(1, 0),
+                "RemainingCredit": minor_to_decimal(payment.amount),
+                "Allocations": [],
+                "HasAttachments": False,
+                **({"Reference": label} if kind == "overpayment" else {}),
+            }
+            for payment in books.payments
+            if payment.kind == kind
+        ]
     rendered["BankTransactions"] = [
         {
             "BankTransactionID": gid("bank-transaction", deposit.number),
@@ -232,16 +428,8 @@ def render_books(books: Books, company_id: str) -> dict[str, list[JSON]]:
         }
         for journal in books.journals
     ]
-    id_fields = {
-        "Accounts": "AccountID",
-        "Contacts": "ContactID",
-        "Invoices": "InvoiceID",
-        "Payments": "PaymentID",
-        "BankTransactions": "BankTransactionID",
-        "ManualJournals": "ManualJournalID",
-    }
     for endpoint, records in rendered.items():
-        records.sort(key=lambda record: (_epoch_ms(record["UpdatedDateUTC"]), record[id_fields[endpoint]]))
+        records.sort(key=lambda record: (_epoch_ms(record["UpdatedDateUTC"]), record[ID_FIELDS[endpoint]]))
     return rendered
 
 
@@ -275,7 +463,7 @@ class XeroApi:
     def __init__(self, world: BooksWorld) -> None:
         self.world = world
         self.clients: dict[str, OAuthClient] = world.accounting_clients("xero")
-        self.tokens = TokenService("xero", self.clients)
+        self.tokens = TokenService("xero", self.clients, REFRESH_GRACE_S)
         company_id = {client.workspace_id: client.company_id for client in self.clients.values()}
         self._renders = RenderCache[Books, dict[str, list[JSON]]](
             lambda books: render_books(books, company_id[books.tenant_id])
@@ -348,7 +536,12 @@ class XeroApi:
                         "Message": "Invalid If-Modified-Since header",
                     },
                 )
-            records = [record for record in records if _epoch_ms(record["UpdatedDateUTC"]) >= since_ms]
+            # A record without a last-update time cannot be judged: it is listed.
+            records = [
+                record
+                for record in records
+                if "UpdatedDateUTC" not in record or _epoch_ms(record["UpdatedDateUTC"]) >= since_ms
+            ]
         body: JSON = {
             "Id": guid("response", endpoint, len(records)),
             "Status": "OK",

@@ -21,7 +21,7 @@ from plaid.model.transactions_sync_request import TransactionsSyncRequest
 
 from revops.pipelines.errors import SourceError
 from revops.pipelines.plaid.settings import MAX_ATTEMPTS, REQUESTS_PER_SECOND
-from revops.pipelines.retry import RateLimiter, backoff_delay
+from revops.pipelines.retry import RateLimiter, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class PlaidApi:
                 raise PlaidSourceError(
                     f"{where}: {method} still failing after {MAX_ATTEMPTS} attempts ({reason})"
                 )
-            delay = backoff_delay(attempt)
+            delay = retry_delay(attempt)  # Plaid sends no Retry-After
             logger.info("%s: %s %s; retry %d in %.2fs", where, method, reason, attempt, delay)
             time.sleep(delay)
         raise AssertionError("unreachable")

@@ -1,41 +1,44 @@
-"""dlt source for one QuickBooks Online company (one revops workspace), built on dlt's `rest_api`.
+"""dlt source for one QuickBooks Online company (one revops workspace).
 
-Every entity is read with the v3 query endpoint, `SELECT * FROM <Entity> WHERE
-MetaData.LastUpdatedTime >= '<cursor>' ORDERBY Id`, paged by `STARTPOSITION`/`MAXRESULTS`, with a
-dlt incremental cursor on `MetaData.LastUpdatedTime` per entity. QBO bumps that time on every
-change (an invoice getting paid, a payment applied), so the cursor sees changed entities as well as
-new ones. CDC (`/cdc`) reaches back 30 days only, so it cannot replace the query after a pause.
+One resource per entity (`helpers.sync_entity`): the first run lists every entity with the v3 query
+endpoint (`SELECT * FROM <Entity> ORDERBY Id`, paged by `STARTPOSITION`/`MAXRESULTS`); later runs read
+what changed through the change data capture operation (`/cdc?entities=<Entity>&changedSince=…`),
+which also reports deletions — the only place QBO does: a deleted entity just vanishes from queries.
+CDC reaches back 30 days and answers at most 1,000 objects, so after a longer pause (or a full answer)
+the entity is listed again and the ids no longer listed are checked one by one; the ones still
+missing are recorded as deleted. Deleted entities are soft deletes: a row with `is_deleted = true`
+(QBO's stub: id, `status = Deleted`, the deletion time), never removed, so staging keeps their last
+known values.
 
-Known limit: dlt compares cursor values as strings, exactly as QBO sends them (local time with the
-company's UTC offset). That is time order while the offset stays the same; for a realm on daylight
-saving time, changes made in the repeated hour after the autumn switch can sort before the cursor
-and be skipped until they change again. Normalizing the cursor to UTC before dlt sees it is the fix
-(rest_api applies `incremental` before any processing step, so it needs a custom resource).
+The cursor per entity is the newest `MetaData.LastUpdatedTime` loaded, compared as an instant in UTC
+(QBO sends local time with an offset that changes with daylight saving time). It lives in dlt
+resource state and moves only when the load succeeds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
-from dlt.sources.rest_api import rest_api_resources
+from dlt.sources.helpers.rest_client import RESTClient
 
 from revops.pipelines.loading import declare_contracts
-from revops.pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, decimal_json, stamp
-from revops.pipelines.quickbooks.helpers import QueryPaginator, entity_query
+from revops.pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, stamp
+from revops.pipelines.quickbooks.helpers import DELETED, QuickBooksApi, SyncState, sync_entity
 from revops.pipelines.quickbooks.settings import (
     DEFAULT_API_BASE,
     DEFAULT_TOKEN_URL,
     ENTITIES,
-    INITIAL_UPDATED_SINCE,
     KEY,
-    MINOR_VERSION,
-    PAGE_SIZE,
     QUICKBOOKS_TABLES,
+    Entity,
     QuickBooksAccount,
 )
+from revops.pipelines.retry import RetryingSession
 
 __all__ = ["QUICKBOOKS_TABLES", "declare_tables", "quickbooks_source", "quickbooks_source_for"]
 
@@ -43,6 +46,22 @@ __all__ = ["QUICKBOOKS_TABLES", "declare_tables", "quickbooks_source", "quickboo
 def declare_tables(schema: dlt.Schema) -> None:
     """Declare the raw-table contracts so staging's columns exist before data has them."""
     declare_contracts(schema, {entity.table: (entity.columns, KEY) for entity in ENTITIES})
+
+
+def _resource(api: QuickBooksApi, entity: Entity, synced_at: datetime, workspace_id: str) -> DltResource:
+    add_lineage = stamp(workspace_id, synced_at)
+
+    def rows() -> Iterator[list[dict[str, Any]]]:
+        state = dlt.current.resource_state()
+        sync = SyncState.load(state)
+        changed = sync_entity(api, entity.name, sync)
+        if changed:
+            yield [add_lineage({**row, "is_deleted": row.get("status") == DELETED}) for row in changed]
+        sync.save(state)
+
+    return dlt.resource(
+        rows, name=entity.table, table_name=entity.table, write_disposition="append", max_table_nesting=0
+    )()
 
 
 @dlt.source(name="quickbooks", max_table_nesting=0)
@@ -64,38 +83,15 @@ def quickbooks_source(
         provider="QuickBooks Online",
         workspace_id=workspace_id,
     )
-    add_lineage = stamp(workspace_id, datetime.now(UTC))
-    return rest_api_resources(
-        {
-            "client": {
-                "base_url": f"{api_base.rstrip('/')}/v3/company/{realm_id}/",
-                "auth": auth,
-                "headers": {"Accept": "application/json"},
-            },
-            "resource_defaults": {"write_disposition": "append", "max_table_nesting": 0},
-            "resources": [
-                {
-                    "name": entity.table,
-                    "table_name": entity.table,
-                    "endpoint": {
-                        "path": "query",
-                        "params": {"query": entity_query(entity.name), "minorversion": MINOR_VERSION},
-                        "data_selector": f"QueryResponse.{entity.name}",
-                        "paginator": QueryPaginator(PAGE_SIZE),
-                        "incremental": {
-                            "cursor_path": "MetaData.LastUpdatedTime",
-                            "initial_value": INITIAL_UPDATED_SINCE,
-                            # The raw id: the table's key names normalized columns, not yet present.
-                            "primary_key": "Id",
-                        },
-                        "response_actions": [decimal_json],
-                    },
-                    "processing_steps": [{"map": add_lineage}],
-                }
-                for entity in ENTITIES
-            ],
-        }
+    client = RESTClient(
+        base_url=f"{api_base.rstrip('/')}/v3/company/{realm_id}/",
+        headers={"Accept": "application/json"},
+        auth=auth,
+        session=RetryingSession(f"workspace {workspace_id!r}: QuickBooks Online"),
     )
+    api = QuickBooksApi(workspace_id, client)
+    synced_at = datetime.now(UTC)
+    return [_resource(api, entity, synced_at, workspace_id) for entity in ENTITIES]
 
 
 def quickbooks_source_for(workspace_id: str, account: QuickBooksAccount) -> DltSource:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import Field
 
@@ -14,11 +15,22 @@ DEFAULT_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 MINOR_VERSION = "75"
 PAGE_SIZE = 100
 """QBO allows up to 1000 per query page; 100 keeps responses small and retries cheap."""
-INITIAL_UPDATED_SINCE = "2000-01-01T00:00:00+00:00"
+CDC_LOOKBACK = timedelta(days=30)
+"""Intuit: the change data capture operation reaches back 30 days."""
+CDC_MAX_OBJECTS = 1000
+"""Intuit: a CDC response holds at most 1,000 objects; a full one may have left changes out."""
 KEY = ("workspace_id", "id")
 
-# Columns every QBO entity has (dlt snake_case names); nested objects land as JSON text.
-_COMMON: Mapping[str, str] = {"id": "text", "sync_token": "text", "meta_data": "json"}
+# Columns every QBO entity has (dlt snake_case names); nested objects land as JSON text. `status` is
+# QBO's entity status (`Deleted` on the stubs CDC returns for deleted entities) and `is_deleted` the
+# source's soft-delete flag (true on those stubs, and on entities a full re-listing no longer finds).
+_COMMON: Mapping[str, str] = {
+    "id": "text",
+    "sync_token": "text",
+    "meta_data": "json",
+    "status": "text",
+    "is_deleted": "bool",
+}
 _TXN: Mapping[str, str] = {
     **_COMMON,
     "txn_date": "text",
@@ -31,7 +43,7 @@ _TXN: Mapping[str, str] = {
 @dataclass(frozen=True)
 class Entity:
     name: str
-    """QBO entity name, as in `SELECT * FROM <name>`."""
+    """QBO entity name, as in `SELECT * FROM <name>` and CDC's `entities`."""
     table: str
     columns: Mapping[str, str]
 
@@ -97,6 +109,31 @@ ENTITIES: tuple[Entity, ...] = (
             "payment_ref_num": "text",
             "total_amt": "decimal",
             "unapplied_amt": "decimal",
+        },
+    ),
+    Entity(
+        "CreditMemo",
+        "qbo_credit_memos",
+        {
+            **_TXN,
+            "doc_number": "text",
+            "customer_ref": "json",
+            "invoice_ref": "json",
+            "total_amt": "decimal",
+            "balance": "decimal",
+            "remaining_credit": "decimal",
+        },
+    ),
+    Entity(
+        "RefundReceipt",
+        "qbo_refund_receipts",
+        {
+            **_TXN,
+            "doc_number": "text",
+            "customer_ref": "json",
+            "deposit_to_account_ref": "json",
+            "payment_ref_num": "text",
+            "total_amt": "decimal",
         },
     ),
     Entity(

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from revops.pipelines.errors import SourceError
-from revops.pipelines.retry import RateLimiter, backoff_delay
+from revops.pipelines.retry import RateLimiter, parse_retry_after, retry_delay
 from revops.pipelines.usage.settings import MAX_ATTEMPTS, REQUEST_TIMEOUT_S, REQUESTS_PER_SECOND
 
 logger = logging.getLogger(__name__)
@@ -119,11 +119,11 @@ class EventFeed:
                         f"{where} refused the request: {response.status_code} {response.text}"
                     )
                 reason = f"HTTP {response.status_code}"
-                retry_after = response.headers.get("Retry-After")
-                delay = float(retry_after) if retry_after else backoff_delay(attempt)
+                # Retry-After is honoured when it asks for longer than the backoff, never shorter.
+                delay = retry_delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
             except (httpx.TransportError, ValueError) as exc:
                 # Connection failures and truncated or unreadable bodies are transient.
-                reason, delay = f"{type(exc).__name__}: {exc}", backoff_delay(attempt)
+                reason, delay = f"{type(exc).__name__}: {exc}", retry_delay(attempt)
             if attempt == MAX_ATTEMPTS:
                 raise UsageSourceError(f"{where} still failing after {MAX_ATTEMPTS} attempts ({reason})")
             logger.info("%s: %s; retry %d in %.2fs", where, reason, attempt, delay)

@@ -1,9 +1,15 @@
 """dlt source for one Xero organisation (one revops workspace), built on dlt's `rest_api`.
 
 Each endpoint is listed with `If-Modified-Since` set from a dlt incremental cursor on
-`UpdatedDateUTC`, which Xero moves on every change (an invoice getting paid), so a run fetches new
-and changed records only. Lists page by `page` (100 per page) until `pagination.pageCount`; the
-chart of accounts comes whole. Every call names the organisation in `Xero-tenant-id`.
+`UpdatedDateUTC`, which Xero moves on every change (an invoice getting paid, voided, or a draft
+deleted: Xero keeps such records in its lists with their `Status`), so a run fetches new and changed
+records only. The header is an RFC 3339 UTC timestamp (`2026-10-19T08:15:02Z`), the `date-time`
+format Xero's OpenAPI specification declares; real Xero accepts it (an earlier version of this
+source sent an HTTP date, which the specification does not allow). Lists page by `page` (100 per
+page) until `pagination.pageCount`; the chart of accounts comes whole. Every call names the
+organisation in `Xero-tenant-id`. A record without `UpdatedDateUTC` is loaded, not dropped, and does
+not move the cursor. Transient failures (429 with `Retry-After`, 5xx, bodies cut short) are retried
+by the client's session (`pipelines/retry.py`).
 
 Cursor values stay in Xero's own format (`/Date(1700000000000+0000)/`): always UTC, 13-digit
 milliseconds until the year 2286, so comparing them as strings is comparing times.
@@ -21,6 +27,7 @@ from dlt.sources.rest_api import rest_api_resources
 
 from revops.pipelines.loading import declare_contracts
 from revops.pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, decimal_json, stamp
+from revops.pipelines.retry import RetryingSession
 from revops.pipelines.xero.helpers import if_modified_since
 from revops.pipelines.xero.settings import (
     API_PATH,
@@ -73,6 +80,7 @@ def xero_source(
                 "base_url": f"{api_base.rstrip('/')}/{API_PATH}/",
                 "auth": auth,
                 "headers": {"Accept": "application/json", "Xero-tenant-id": tenant_id},
+                "session": RetryingSession(f"workspace {workspace_id!r}: Xero"),
             },
             "resource_defaults": {"write_disposition": "append", "max_table_nesting": 0},
             "resources": [
@@ -81,6 +89,7 @@ def xero_source(
                     "table_name": endpoint.table,
                     "endpoint": {
                         "path": endpoint.name,
+                        **({"params": dict(endpoint.params)} if endpoint.params else {}),
                         "headers": {"If-Modified-Since": "{incremental.start_value}"},
                         "data_selector": endpoint.name,
                         "paginator": _paginator(endpoint),
@@ -88,6 +97,7 @@ def xero_source(
                             "cursor_path": "UpdatedDateUTC",
                             "initial_value": INITIAL_UPDATED_SINCE,
                             "convert": if_modified_since,
+                            "on_cursor_value_missing": "include",
                             # The raw id: the table's key names normalized columns, not yet present.
                             "primary_key": endpoint.id_field,
                         },

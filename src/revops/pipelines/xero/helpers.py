@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from email.utils import format_datetime
 
 _MS_DATE = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
 
@@ -18,6 +17,7 @@ def parse_xero_date(value: str) -> datetime:
 
 
 def if_modified_since(cursor: str) -> str:
-    """The `If-Modified-Since` header for an `UpdatedDateUTC` cursor: an HTTP date (whole seconds,
-    rounded down, so the boundary record is listed again and dlt drops what it has seen)."""
-    return format_datetime(parse_xero_date(cursor).replace(microsecond=0), usegmt=True)
+    """The `If-Modified-Since` header for an `UpdatedDateUTC` cursor, as Xero's OpenAPI specification
+    declares it (`format: date-time`, RFC 3339), in UTC and whole seconds rounded down, so the boundary
+    record is listed again and dlt drops what it has seen: `2026-10-19T08:15:02Z`."""
+    return parse_xero_date(cursor).strftime("%Y-%m-%dT%H:%M:%SZ")

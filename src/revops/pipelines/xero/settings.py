@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import Field
 
@@ -18,6 +18,23 @@ INITIAL_UPDATED_SINCE = "/Date(0+0000)/"
 
 _UPDATED: Mapping[str, str] = {"updated_date_utc": "text"}
 _DATED: Mapping[str, str] = {**_UPDATED, "date": "text", "date_string": "text", "status": "text"}
+# Credit notes, overpayments and prepayments: credits a customer holds, allocated or refunded.
+_CREDIT: Mapping[str, str] = {
+    **_DATED,
+    "type": "text",
+    "reference": "text",
+    "contact": "json",
+    "line_amount_types": "text",
+    "line_items": "json",
+    "currency_code": "text",
+    "currency_rate": "decimal",
+    "sub_total": "decimal",
+    "total_tax": "decimal",
+    "total": "decimal",
+    "remaining_credit": "decimal",
+    "allocations": "json",
+    "payments": "json",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,8 @@ class Endpoint:
     table: str
     columns: Mapping[str, str]
     paged: bool = True
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Query parameters sent with every page (as Xero's specification declares them)."""
 
     @property
     def id_column(self) -> str:
@@ -75,6 +94,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "is_customer": "bool",
             "is_supplier": "bool",
         },
+        # Archived contacts are left out of the list unless asked for; their invoices are not.
+        params={"includeArchived": "true"},
     ),
     Endpoint(
         "Invoices",
@@ -114,6 +135,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "is_reconciled": "bool",
             "account": "json",
             "invoice": "json",
+            "credit_note": "json",
         },
     ),
     Endpoint(
@@ -141,6 +163,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "xero_manual_journals",
         {**_DATED, "manual_journal_id": "text", "narration": "text", "journal_lines": "json"},
     ),
+    Endpoint(
+        "CreditNotes",
+        "CreditNoteID",
+        "xero_credit_notes",
+        {**_CREDIT, "credit_note_id": "text", "credit_note_number": "text"},
+    ),
+    Endpoint("Overpayments", "OverpaymentID", "xero_overpayments", {**_CREDIT, "overpayment_id": "text"}),
+    Endpoint("Prepayments", "PrepaymentID", "xero_prepayments", {**_CREDIT, "prepayment_id": "text"}),
 )
 
 XERO_TABLES: tuple[str, ...] = tuple(endpoint.table for endpoint in ENDPOINTS)
