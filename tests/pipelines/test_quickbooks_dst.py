@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from revops.core.warehouse import connect
-from revops.pipelines.quickbooks import quickbooks_source_for
-from revops.pipelines.runner import load_workspace
+from revops.pipelines.runner import load
+from revops.pipelines.sources import QUICKBOOKS
 from revops_simulator import Faults, SimulatorServer, World
 from revops_simulator.business.books import Books
 from revops_simulator.quickbooks.api import render_books
@@ -40,13 +40,13 @@ def test_a_change_in_the_repeated_autumn_hour_is_loaded(revops_home: Path) -> No
     world.books = lambda workspace_id: books  # type: ignore[method-assign]
     with SimulatorServer(world, faults=Faults()) as server:
         (workspace,) = simulator_registry(world, server).with_provider("quickbooks")
-        assert load_workspace("quickbooks", workspace, quickbooks_source_for).ok
+        assert load(QUICKBOOKS, workspace).ok
         before = {obj["Id"]: obj for obj in render_books(books).live["Invoice"]}
         world.advance_to(AFTER_SWITCH)
         late = {third: datetime(2026, 11, 1, 9, 10, tzinfo=UTC)}  # 01:10 PST: after the cursor in time
         books = _touched(_touched(World.books(world, "acme"), early), late)
-        load = load_workspace("quickbooks", workspace, quickbooks_source_for)
-        assert load.ok, load.error
+        result = load(QUICKBOOKS, workspace)
+        assert result.ok, result.error
     changed = str(books.invoices[third].number)
     with connect() as client:
         updated = client.command(
@@ -57,4 +57,4 @@ def test_a_change_in_the_repeated_autumn_hour_is_loaded(revops_home: Path) -> No
     assert updated == "2026-11-01T01:10:00-08:00"
     # Exactly the invoices that changed, this one among them, were read again.
     changed_ids = {obj["Id"] for obj in render_books(books).live["Invoice"] if before.get(obj["Id"]) != obj}
-    assert changed in changed_ids and load.rows_by_table.get("qbo_invoices") == len(changed_ids)
+    assert changed in changed_ids and result.rows_by_table.get("qbo_invoices") == len(changed_ids)
