@@ -9,8 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from dagster import Definitions
 
-from revops.core.settings import get_settings
+from revops.assets.definitions import build_definitions
+from revops.core.settings import Settings, get_settings
 from revops.pipelines.runner import ensure_raw_tables
 from revops_simulator import Faults, SimulatorServer, World
 from tests.support import isolated_warehouse, load_simulated, run_dbt
@@ -30,6 +32,22 @@ def revops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     get_settings.cache_clear()
     yield tmp_path / "revops"
     get_settings.cache_clear()
+
+
+# The smallest production workspace registry: what Dagster's code location needs to load.
+PRODUCTION_REGISTRY = """
+[workspaces.acme]
+name = "Acme"
+[workspaces.acme.stripe]
+"""
+
+
+@pytest.fixture(scope="session")
+def production_definitions(tmp_path_factory: pytest.TempPathFactory) -> Definitions:
+    """revops' Definitions as production loads them: a registry file, the default providers."""
+    registry = tmp_path_factory.mktemp("registry") / "workspaces.toml"
+    registry.write_text(PRODUCTION_REGISTRY)
+    return build_definitions(Settings(providers="registry", workspaces_file=registry))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from dagster import Definitions
 
 from revops.core.warehouse import connect
 from revops.pipelines.runner import ensure_raw_tables, load
@@ -136,12 +137,12 @@ def test_second_run_changes_no_counts(demo_home: Path) -> None:
 
 
 @pytest.mark.slow
-def test_materializations_carry_row_counts_schemas_groups_and_kpis(demo_home: Path) -> None:
+def test_materializations_carry_row_counts_schemas_groups_and_kpis(
+    demo_home: Path, production_definitions: Definitions
+) -> None:
     """What a user watches in the Dagster UI after `make run`, read back from the instance."""
     from dagster import AssetKey, DagsterEventType, DagsterInstance
     from dagster._core.instance.ref import InstanceRef
-
-    from revops.assets.definitions import defs
 
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(demo_home / "dagster")))
     (run,) = instance.get_runs(limit=1)
@@ -151,7 +152,7 @@ def test_materializations_carry_row_counts_schemas_groups_and_kpis(demo_home: Pa
         ): record.dagster_event.event_specific_data.materialization.metadata
         for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
     }
-    graph = defs.resolve_asset_graph()
+    graph = production_definitions.resolve_asset_graph()
     with _warehouse_of(demo_home) as client:
         engines = dict(
             client.query(

@@ -7,51 +7,34 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from dagster import AssetKey, Definitions
 
-from revops.assets.definitions import build_definitions
 from revops.assets.ingestion import raw_asset_key
 from revops.assets.jobs import MAIN_JOB_NAME
 from revops.core.paths import REPO_ROOT
-from revops.core.settings import Settings
 from revops.pipelines.sources import STRIPE
 
-REGISTRY = """
-[workspaces.acme]
-name = "Acme"
-[workspaces.acme.stripe]
-"""
+
+def test_definitions_load_with_the_main_job_and_schedule(production_definitions: Definitions) -> None:
+    assert production_definitions.resolve_job_def(MAIN_JOB_NAME) is not None
+    assert production_definitions.resolve_schedule_def("revops_main_daily").job_name == MAIN_JOB_NAME
 
 
-@pytest.fixture(scope="module")
-def defs(tmp_path_factory: pytest.TempPathFactory) -> Definitions:
-    """Production Definitions: a registry file, the default providers."""
-    registry = tmp_path_factory.mktemp("registry") / "workspaces.toml"
-    registry.write_text(REGISTRY)
-    return build_definitions(Settings(providers="registry", workspaces_file=registry))
-
-
-def test_definitions_load_with_the_main_job_and_schedule(defs: Definitions) -> None:
-    assert defs.resolve_job_def(MAIN_JOB_NAME) is not None
-    assert defs.resolve_schedule_def("revops_main_daily").job_name == MAIN_JOB_NAME
-
-
-def test_each_source_has_its_own_job_reaching_its_models(defs: Definitions) -> None:
-    job = defs.resolve_job_def("load_stripe")
+def test_each_source_has_its_own_job_reaching_its_models(production_definitions: Definitions) -> None:
+    job = production_definitions.resolve_job_def("load_stripe")
     selected = job.asset_layer.selected_asset_keys
     assert raw_asset_key("stripe_customers") in selected
     assert AssetKey(["staging", "stg_stripe__customers"]) in selected
-    assert defs.resolve_schedule_def("load_stripe_schedule").job_name == "load_stripe"
+    assert production_definitions.resolve_schedule_def("load_stripe_schedule").job_name == "load_stripe"
 
 
-def test_raw_tables_declare_freshness(defs: Definitions) -> None:
-    spec = next(iter(defs.resolve_assets_def(raw_asset_key("stripe_charges")).specs))
+def test_raw_tables_declare_freshness(production_definitions: Definitions) -> None:
+    spec = next(iter(production_definitions.resolve_assets_def(raw_asset_key("stripe_charges")).specs))
     assert spec.freshness_policy is not None
 
 
-def test_every_staging_model_depends_on_its_raw_table(defs: Definitions) -> None:
-    graph = defs.resolve_asset_graph()
+def test_every_staging_model_depends_on_its_raw_table(production_definitions: Definitions) -> None:
+    graph = production_definitions.resolve_asset_graph()
     staging = [key for key in graph.get_all_asset_keys() if key.path[0] == "staging"]
     assert len(staging) >= 15
     upstream_of_customers = graph.get(AssetKey(["staging", "stg_stripe__customers"])).parent_keys
@@ -64,8 +47,8 @@ def test_every_staging_model_depends_on_its_raw_table(defs: Definitions) -> None
     assert raw_keys <= set(graph.materializable_asset_keys)
 
 
-def test_dbt_tests_are_asset_checks(defs: Definitions) -> None:
-    checks = defs.resolve_asset_graph().asset_check_keys
+def test_dbt_tests_are_asset_checks(production_definitions: Definitions) -> None:
+    checks = production_definitions.resolve_asset_graph().asset_check_keys
     assert any(check.asset_key.path[0] == "staging" for check in checks)
     assert any(check.name == "no_rejected_stripe_records" for check in checks)
 

@@ -3,17 +3,16 @@ description on every check, the KPI alert checks and the report asset."""
 
 from __future__ import annotations
 
-from dagster import AssetKey
+from dagster import AssetKey, Definitions
 
-from revops.assets.definitions import defs
 from revops.assets.reporting import REPORT_KEY
 from revops.assets.transformation import dbt_test_description
 
-DOMAINS = {"accounting", "ledger", "reconciliation", "metrics", "recovery", "usage"}
+DOMAINS = {"accounting", "ledger", "reconciliation", "metrics", "recovery", "usage", "workspaces"}
 
 
-def test_dbt_models_are_grouped_by_domain_and_staging_by_source() -> None:
-    graph = defs.resolve_asset_graph()
+def test_dbt_models_are_grouped_by_domain_and_staging_by_source(production_definitions: Definitions) -> None:
+    graph = production_definitions.resolve_asset_graph()
     groups = {key: graph.get(key).group_name for key in graph.get_all_asset_keys()}
     staging = {groups[key] for key in groups if key.path[0] == "staging" and key.path[-1].startswith("stg_")}
     assert staging == {
@@ -33,8 +32,9 @@ def test_dbt_models_are_grouped_by_domain_and_staging_by_source() -> None:
     assert all(owners.values()), [key for key, value in owners.items() if not value]
 
 
-def test_every_check_has_a_description() -> None:
-    specs = [spec for assets_def in defs.resolve_asset_graph().assets_defs for spec in assets_def.check_specs]
+def test_every_check_has_a_description(production_definitions: Definitions) -> None:
+    graph = production_definitions.resolve_asset_graph()
+    specs = [spec for assets_def in graph.assets_defs for spec in assets_def.check_specs]
     assert len(specs) > 300
     assert [(spec.asset_key.to_user_string(), spec.name) for spec in specs if not spec.description] == []
     names = {spec.name for spec in specs}
@@ -54,8 +54,8 @@ def test_generic_tests_say_what_they_prove() -> None:
     assert dbt_test_description({**test, "description": "Own words."}) == "Own words."
 
 
-def test_the_report_is_an_asset_downstream_of_the_marts_it_reads() -> None:
-    graph = defs.resolve_asset_graph()
+def test_the_report_is_an_asset_downstream_of_the_marts_it_reads(production_definitions: Definitions) -> None:
+    graph = production_definitions.resolve_asset_graph()
     parents = graph.get(REPORT_KEY).parent_keys
     assert AssetKey(["marts", "fct_saas_metrics_daily"]) in parents
     assert AssetKey(["marts", "fct_recovery_curves"]) in parents

@@ -332,7 +332,7 @@ def test_the_clock_can_advance_while_serving() -> None:
 def test_the_demo_registry_points_at_the_server(server: SimulatorServer) -> None:
     registry = simulator_registry(server.world, server)
     assert [w.id for w in registry.workspaces] == ["acme", "globex"]
-    stripe_account = registry.workspaces[0].stripe
+    stripe_account = registry.workspaces[0].account("stripe")
     assert stripe_account is not None and stripe_account.api_base == server.stripe_base_url
     assert stripe_account.api_key is not None
     assert stripe_account.api_key.get_secret_value() == server.world.workspaces[0].stripe_api_key

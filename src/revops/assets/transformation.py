@@ -50,6 +50,7 @@ DOMAIN_OWNERS = {
     "metrics": "team:revops",
     "recovery": "team:revops",
     "usage": "team:data-platform",
+    "workspaces": "team:data-platform",
 }
 STAGING_OWNER = "team:data-platform"
 
