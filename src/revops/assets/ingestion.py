@@ -1,16 +1,23 @@
-"""Ingestion assets: the raw tables dlt loads, one Dagster asset per table, one step per registered source."""
+"""Ingestion assets: the raw tables dlt loads, one Dagster asset per table, one step per registered source.
+
+One tenant's bad day stays its own: a workspace whose load fails (a revoked grant, a rejected key, a
+provider down) fails that source's `every_workspace_synced` checks, naming it, and the step still
+succeeds, so the models downstream are built for everyone — the failed workspace's rows stay those of
+its last good sync (its staleness is in `raw.sync_attempts`), the others' move on. `revops run` reports
+the failed check and exits non-zero.
+"""
 
 from collections.abc import Iterator, Sequence
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     AssetSpec,
     Definitions,
-    Failure,
     FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
@@ -22,15 +29,49 @@ from revops.assets.quality import expectation_check_results, expectation_check_s
 from revops.assets.resources import ProviderAccountsResource
 from revops.core.warehouse import connect
 from revops.pipelines.loading import RAW_DATABASE
-from revops.pipelines.runner import load
+from revops.pipelines.runner import WorkspaceLoad, load
 from revops.pipelines.sources import SourceSpec
 from revops.pipelines.stripe.settings import REJECTED_TABLE
 from revops.quality.rules import declared_rules
+
+SYNC_CHECK = "every_workspace_synced"
 
 
 def raw_asset_key(table: str) -> AssetKey:
     """Raw tables and dbt models share one naming rule: [database, table]."""
     return AssetKey([RAW_DATABASE, table])
+
+
+def sync_check_specs(source: SourceSpec) -> list[AssetCheckSpec]:
+    return [
+        AssetCheckSpec(
+            SYNC_CHECK,
+            asset=raw_asset_key(table),
+            description=(
+                f"Every workspace with a {source.name} account loaded in this run; fails naming the "
+                "workspaces whose load failed (their rows are those of their last good sync) and whether "
+                "only reconnecting the account can fix it (needs_reauth)."
+            ),
+        )
+        for table in source.tables
+    ]
+
+
+def sync_check_results(source: SourceSpec, loads: Sequence[WorkspaceLoad]) -> Iterator[AssetCheckResult]:
+    failed = sorted((loaded for loaded in loads if not loaded.ok), key=lambda loaded: loaded.workspace_id)
+    metadata = {
+        "failed_workspaces": MetadataValue.json([loaded.workspace_id for loaded in failed]),
+        "errors": MetadataValue.json({loaded.workspace_id: loaded.error for loaded in failed}),
+        "needs_reauth": MetadataValue.json([loaded.workspace_id for loaded in failed if loaded.needs_reauth]),
+    }
+    for table in source.tables:
+        yield AssetCheckResult(
+            asset_key=raw_asset_key(table),
+            check_name=SYNC_CHECK,
+            passed=not failed,
+            severity=AssetCheckSeverity.ERROR,
+            metadata=metadata,
+        )
 
 
 def source_assets(source: SourceSpec) -> AssetsDefinition:
@@ -48,12 +89,13 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
             )
             for table in source.tables
         ],
-        check_specs=expectation_check_specs(source.tables),
+        check_specs=[*expectation_check_specs(source.tables), *sync_check_specs(source)],
     )
     def load_source(
         context: AssetExecutionContext, providers: ProviderAccountsResource
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
-        """Loads every workspace with this provider; one failing workspace does not stop the others."""
+        """Loads every workspace with this provider; a failing workspace fails the sync checks, not the
+        step, so neither the other workspaces' loads nor the models downstream stop for it."""
         with providers.open_registry() as registry:
             loads = [load(source, workspace) for workspace in registry.with_provider(source.name)]
         for table in source.tables:
@@ -68,12 +110,12 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
         # Validated in this step, before dbt: what fails a blocking expectation is quarantined and
         # so excluded from this run's models.
         yield from expectation_check_results(declared_rules([source]).values())
+        yield from sync_check_results(source, loads)
         for loaded in loads:
             rows = sum(loaded.rows_by_table.values())
             context.log.info(f"{source.name} {loaded.workspace_id}: {rows} rows in {loaded.elapsed_s:.1f}s")
-        failures = [loaded.error for loaded in loads if loaded.error]
-        if failures:
-            raise Failure(description=f"{source.name} load failed for " + "; ".join(failures))
+            if loaded.error:
+                context.log.error(f"{source.name} {loaded.workspace_id} failed: {loaded.error}")
 
     return load_source
 

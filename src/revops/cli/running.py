@@ -71,6 +71,7 @@ class _ProgressPrinter(threading.Thread):
         self.stop_event = threading.Event()
         self._cursor: str | None = None
         self._partitioned: set[str] = set()
+        self._failed_syncs: set[str] = set()
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -78,6 +79,8 @@ class _ProgressPrinter(threading.Thread):
             self.stop_event.wait(POLL_INTERVAL_S)
 
     def flush(self) -> None:
+        from revops.assets.ingestion import SYNC_CHECK
+
         connection = self.instance.get_records_for_run(self.run_id, cursor=self._cursor)
         self._cursor = connection.cursor
         for log_record in connection.records:
@@ -103,6 +106,12 @@ class _ProgressPrinter(threading.Thread):
                     self._partitioned.add(key)
             elif event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
                 evaluation = event.event_specific_data
+                if evaluation.check_name == SYNC_CHECK:  # one per table of the source: its errors once
+                    if step not in self._failed_syncs:
+                        for error in evaluation.metadata["errors"].value.values():
+                            self.console.print(f"  [red]load failed[/red] {error}")
+                    self._failed_syncs.add(step)
+                    continue
                 key = "/".join(evaluation.asset_key.path)
                 self.console.print(f"  [yellow]check failed[/yellow] {key}: {evaluation.check_name}")
 
@@ -160,8 +169,6 @@ def execute_job(
 def run_main_job(console: Console, settings: Settings) -> RunOutcome:
     """The main job, then the usage job for every range of days whose events changed (late deliveries
     included), each a Dagster run of the Definitions `settings` configure."""
-    from dagster import DagsterEventType
-
     from revops.assets.definitions import build_definitions
     from revops.assets.jobs import MAIN_JOB_NAME
     from revops.assets.resources import providers_from
@@ -183,7 +190,18 @@ def run_main_job(console: Console, settings: Settings) -> RunOutcome:
             run_ids.append(usage_run)
             if not success:
                 break
-    outcome = RunOutcome(success, run_id, time.monotonic() - started)
+    return run_outcome(instance, run_ids, success, time.monotonic() - started)
+
+
+def run_outcome(instance: DagsterInstance, run_ids: list[str], success: bool, elapsed_s: float) -> RunOutcome:
+    """What the runs did, from their event logs. A workspace whose load failed fails the run's outcome
+    (its sync check), though Dagster built everyone's models."""
+    from dagster import DagsterEventType
+
+    from revops.assets.ingestion import SYNC_CHECK
+
+    outcome = RunOutcome(success, run_ids[0], elapsed_s)
+    failed_loads: dict[str, str] = {}
     step_seconds: dict[str, float] = {}
     step_started: dict[str, float] = {}
     for record in (record for run in run_ids for record in instance.all_logs(run)):
@@ -206,11 +224,13 @@ def run_main_job(console: Console, settings: Settings) -> RunOutcome:
             outcome.assets.append(AssetOutcome(list(materialization.asset_key.path), event.step_key, seconds))
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            outcome.checks_passed += evaluation.passed
-            if not evaluation.passed:
-                outcome.failed_checks.append(
-                    f"{'/'.join(evaluation.asset_key.path)}: {evaluation.check_name}"
-                )
+            if evaluation.passed:
+                outcome.checks_passed += 1
+            elif evaluation.check_name == SYNC_CHECK:  # on each of the source's tables: reported once
+                failed_loads.update(evaluation.metadata["errors"].value)
+            else:
+                key = "/".join(evaluation.asset_key.path)
+                outcome.failed_checks.append(f"{key}: {evaluation.check_name}")
     # A partitioned asset materializes once per day; the summary shows it once.
     outcome.assets = list({tuple(asset.key): asset for asset in outcome.assets}.values())
     for asset in outcome.assets:
@@ -219,6 +239,8 @@ def run_main_job(console: Console, settings: Settings) -> RunOutcome:
     counts = _row_counts([asset.key for asset in outcome.assets])
     for asset in outcome.assets:
         asset.rows = counts.get(tuple(asset.key))
+    outcome.errors.extend(failed_loads.values())
+    outcome.success = outcome.success and not failed_loads
     return outcome
 
 
