@@ -100,7 +100,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env=_env(home),
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
         check=False,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
@@ -129,7 +129,7 @@ def test_second_run_changes_no_counts(demo_home: Path) -> None:
         env=_env(demo_home),
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
         check=False,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]

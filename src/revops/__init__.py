@@ -9,3 +9,10 @@ import os
 # config (dbt_project.yml, dagster.yaml).
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# A run over a range of usage days (one dbt invocation, `BackfillPolicy.single_run`) plans each asset
+# once with its range of partitions instead of once per asset and day: the first run's year of days
+# is 14 planned events, not 5,530 sqlite writes (measured: 60 % of such a run's time). Dagster's
+# documented trade-off — a failed run does not mark its partitions failed — costs revops nothing:
+# which days need recomputing is read from the data (`pipelines.usage.partitions.stale_days`).
+os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
