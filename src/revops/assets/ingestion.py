@@ -22,7 +22,7 @@ from revops.assets.quality import expectation_check_results, expectation_check_s
 from revops.assets.resources import ProviderAccountsResource
 from revops.core.warehouse import connect
 from revops.pipelines.loading import RAW_DATABASE
-from revops.pipelines.runner import load
+from revops.pipelines.runner import WorkspaceLoad, load
 from revops.pipelines.sources import SourceSpec
 from revops.pipelines.stripe.settings import REJECTED_TABLE
 from revops.quality.rules import declared_rules
@@ -31,6 +31,26 @@ from revops.quality.rules import declared_rules
 def raw_asset_key(table: str) -> AssetKey:
     """Raw tables and dbt models share one naming rule: [database, table]."""
     return AssetKey([RAW_DATABASE, table])
+
+
+def connection_metadata(loads: Sequence[WorkspaceLoad]) -> dict[str, MetadataValue]:
+    """What this load did to each workspace's connection to the source: the workspaces whose account
+    must be reconnected, and per workspace whether it loaded, its rows and its error (also kept in
+    raw.sync_attempts and marts.dim_connections)."""
+    return {
+        "needs_reauth": MetadataValue.json(sorted(load.workspace_id for load in loads if load.needs_reauth)),
+        "connection_status": MetadataValue.json(
+            {
+                load.workspace_id: {
+                    "succeeded": load.ok,
+                    "needs_reauth": load.needs_reauth,
+                    "rows_loaded": sum(load.rows_by_table.values()),
+                    "error": load.error,
+                }
+                for load in sorted(loads, key=lambda load: load.workspace_id)
+            }
+        ),
+    }
 
 
 def source_assets(source: SourceSpec) -> AssetsDefinition:
@@ -56,6 +76,7 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
         """Loads every workspace with this provider; one failing workspace does not stop the others."""
         with providers.open_registry() as registry:
             loads = [load(source, workspace) for workspace in registry.with_provider(source.name)]
+        connections = connection_metadata(loads)
         for table in source.tables:
             by_workspace = {load.workspace_id: load.rows_by_table.get(table, 0) for load in loads if load.ok}
             yield MaterializeResult(
@@ -63,6 +84,7 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
                 metadata={
                     "rows_loaded": MetadataValue.int(sum(by_workspace.values())),
                     "rows_loaded_by_workspace": MetadataValue.json(by_workspace),
+                    **connections,
                 },
             )
         # Validated in this step, before dbt: what fails a blocking expectation is quarantined and
@@ -73,7 +95,9 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
             context.log.info(f"{source.name} {loaded.workspace_id}: {rows} rows in {loaded.elapsed_s:.1f}s")
         failures = [loaded.error for loaded in loads if loaded.error]
         if failures:
-            raise Failure(description=f"{source.name} load failed for " + "; ".join(failures))
+            raise Failure(
+                description=f"{source.name} load failed for " + "; ".join(failures), metadata=connections
+            )
 
     return load_source
 
