@@ -132,6 +132,15 @@ def test_reauth_shows_for_the_broken_connections_only(
             assert (status["error"] is None) == (not broken)
             assert broken or status["rows_loaded"] > 0, (workspace_id, provider)
 
+    # Before dbt has built the mart (as after a first run whose failed load skipped dbt), `revops
+    # status` reads the load log itself.
+    early = CliRunner().invoke(app, ["status"])
+    assert early.exit_code == 0 and "Connections (from raw.sync_attempts)" in early.output, early.output
+    flagged = {
+        connection for connection, cells in _status_connections(early.output).items() if "REAUTH" in cells[2]
+    }
+    assert flagged == BROKEN
+
     # The warehouse: one row per connection; only the broken ones need reauth, each with its cause.
     run_dbt(revops_home, "build", "--select", "+dim_connections").assert_ok()
     mart = _mart()

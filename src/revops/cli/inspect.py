@@ -101,18 +101,26 @@ class ConnectionStatus:
 _RAW_CONNECTIONS_SQL = f"""
 SELECT
     workspace_id,
-    source AS provider,
-    maxIfOrNull(finished_at, succeeded) AS last_success_at,
-    max(finished_at) AS last_attempt_at,
-    argMaxIfOrNull(rows_loaded, (finished_at, started_at, attempt_id), succeeded)
-        AS last_success_rows_loaded,
-    argMax(tuple(if(succeeded, NULL, error), ifNull(needs_reauth, false)),
-        (finished_at, started_at, attempt_id)) AS last_attempt,
+    provider,
+    last_success_at,
+    last_attempt_at,
+    last_success_rows_loaded,
     tupleElement(last_attempt, 1) AS last_error,
     tupleElement(last_attempt, 2) AS needs_reauth,
     NULL AS consecutive_failures
-FROM {RAW_DATABASE}.{SYNC_ATTEMPTS_TABLE}
-GROUP BY workspace_id, source
+FROM (
+    SELECT
+        workspace_id,
+        source AS provider,
+        maxIfOrNull(finished_at, succeeded) AS last_success_at,
+        max(finished_at) AS last_attempt_at,
+        argMaxIfOrNull(rows_loaded, (finished_at, started_at, attempt_id), succeeded)
+            AS last_success_rows_loaded,
+        argMax(tuple(if(succeeded, NULL, error), ifNull(needs_reauth, false)),
+            (finished_at, started_at, attempt_id)) AS last_attempt
+    FROM {RAW_DATABASE}.{SYNC_ATTEMPTS_TABLE}
+    GROUP BY workspace_id, source
+)
 ORDER BY workspace_id, provider
 """
 

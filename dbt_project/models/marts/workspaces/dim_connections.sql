@@ -2,7 +2,9 @@
 
 -- Each workspace's connection to each provider, as its load attempts left it. A view over the
 -- attempts (itself a view over raw.sync_attempts): the status is current the moment a load ends,
--- even after a run whose failed load kept dbt from rebuilding the other models.
+-- even after a run whose failed load kept dbt from rebuilding the other models. Plain aggregates
+-- grouped by (workspace_id, provider), no window functions, so a query for one workspace (the API's)
+-- has its filter pushed down to the log and aggregates that workspace's attempts only.
 --
 -- "Last" orders attempts by when they ended, then started, then by id, so two attempts ending in the
 -- same microsecond still have one latest. `needs_reauth` and `last_error` are the latest attempt's:
@@ -14,10 +16,7 @@ attempts as (
 
     select
         *,
-        tuple(finished_at, started_at, attempt_id) as recency,
-        maxIf(tuple(finished_at, started_at, attempt_id), succeeded)
-            over (partition by workspace_id, provider) as last_success_recency,
-        countIf(succeeded) over (partition by workspace_id, provider) as successes
+        tuple(finished_at, started_at, attempt_id) as recency
     from {{ ref('stg_syncs__attempts') }}
 
 ),
@@ -32,8 +31,9 @@ by_connection as (
         argMax(tuple(succeeded, needs_reauth, error), recency) as last_attempt,
         maxIfOrNull(finished_at, succeeded) as last_success_at,
         argMaxIfOrNull(rows_loaded, recency, succeeded) as last_success_rows_loaded,
-        -- Failures since the last success (all of them when there was none).
-        countIf(not succeeded and (successes = 0 or recency > last_success_recency)) as consecutive_failures,
+        countIf(succeeded) as successes,
+        maxIf(recency, succeeded) as last_success_recency,
+        groupArrayIf(recency, not succeeded) as failure_recencies,
         count() as attempts
     from attempts
     group by workspace_id, provider
@@ -51,7 +51,14 @@ final as (
         last_success_rows_loaded,
         tupleElement(last_attempt, 3) as last_error,
         toBool(tupleElement(last_attempt, 2)) as needs_reauth,
-        toUInt64(consecutive_failures) as consecutive_failures,
+        -- Failures since the last success (all of them when there was none).
+        toUInt64(
+            if(
+                successes = 0,
+                length(failure_recencies),
+                arrayCount(recency -> recency > last_success_recency, failure_recencies)
+            )
+        ) as consecutive_failures,
         toUInt64(attempts) as attempts
     from by_connection
 
