@@ -21,6 +21,7 @@ def test_dbt_models_are_grouped_by_domain_and_staging_by_source(production_defin
         "staging_quickbooks",
         "staging_xero",
         "staging_dunning",
+        "staging_syncs",
         "staging_usage",
     }
     marts = {groups[key] for key in groups if key.path[0] == "marts"}

@@ -195,3 +195,17 @@ def test_errors_use_plaids_body(server: SimulatorServer, override: dict[str, str
     assert status == 400
     assert error["error_code"] == code and error["error_type"] == "INVALID_INPUT"
     assert {"error_type", "error_code", "error_message", "display_message", "request_id"} <= error.keys()
+
+
+def test_a_login_required_item_refuses_its_data_but_not_itself(server: SimulatorServer) -> None:
+    """Plaid's ITEM_LOGIN_REQUIRED (https://plaid.com/docs/errors/item/#item_login_required): the Item's
+    data endpoints answer 400 ITEM_ERROR; `/item/get` answers with the error on the Item; other
+    workspaces are untouched."""
+    server.faults = Faults(plaid_login_required=frozenset({"acme"}))
+    for path in ("/accounts/get", "/accounts/balance/get", "/transactions/sync"):
+        status, body = _post(server, path)
+        assert (status, body["error_type"], body["error_code"]) == (400, "ITEM_ERROR", "ITEM_LOGIN_REQUIRED")
+    status, body = _post(server, "/item/get")
+    assert status == 200 and body["item"]["error"]["error_code"] == "ITEM_LOGIN_REQUIRED"
+    assert _post(server, "/accounts/get", workspace="globex")[0] == 200
+    assert _post(server, "/item/get", workspace="globex")[1]["item"]["error"] is None

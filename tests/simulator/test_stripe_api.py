@@ -262,6 +262,18 @@ def test_missing_or_unknown_keys_are_401s(server: SimulatorServer) -> None:
         client.v1.customers.list()
 
 
+def test_a_rolled_key_is_refused_like_an_unknown_one(server: SimulatorServer) -> None:
+    rolled = server.world.workspaces[0]
+    server.faults = Faults(stripe_keys_rolled=frozenset({rolled.id}))
+    refused = call(server, "/v1/customers")
+    assert refused.status == 401
+    error = refused.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith("Invalid API Key provided: ")
+    assert error["message"].endswith(f"****{rolled.stripe_api_key[-4:]}")
+    assert call(server, "/v1/customers", workspace=1).status == 200
+
+
 def test_basic_auth_and_workspace_isolation(server: SimulatorServer) -> None:
     key = server.world.workspaces[1].stripe_api_key
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)

@@ -52,6 +52,13 @@ class Faults:
     """Lifetime of OAuth2 access tokens issued by the accounting APIs (QuickBooks, Xero)."""
     oauth_revoked: frozenset[str] = frozenset()
     """Workspaces whose OAuth2 grant was revoked: their refresh tokens get `invalid_grant`."""
+    stripe_keys_rolled: frozenset[str] = frozenset()
+    """Workspaces whose Stripe secret key was rolled in the Dashboard: the key revops holds gets 401
+    "Invalid API Key provided", as an expired key does."""
+    plaid_login_required: frozenset[str] = frozenset()
+    """Workspaces whose bank login changed (password, MFA): their Item's data endpoints answer
+    ITEM_LOGIN_REQUIRED until the user goes through Link's update mode; `/item/get` still answers, with
+    the error on the Item."""
     plaid_mutation_during_pagination: int = 0
     """How many of the next paginated `/transactions/sync` calls (cursor mid-pagination) fail with
     TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION, as when the Item updates between two pages."""

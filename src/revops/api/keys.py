@@ -36,6 +36,7 @@ class Scope(StrEnum):
     recovery = "recovery:read"
     usage = "usage:read"
     metrics = "metrics:read"
+    connections = "connections:read"
 
 
 class ApiKeyError(ValueError):

@@ -35,11 +35,12 @@ from revops.api.warehouse import WarehousePool
 from revops.core.settings import Settings, get_settings
 
 DESCRIPTION = """
-Read-only access to one workspace's revops marts: the ledger, reconciliation, MRR, payment recovery
-and usage.
+Read-only access to one workspace's revops marts: the ledger, reconciliation, MRR, payment recovery,
+usage, and the sync status of its provider connections.
 
 **Authentication**: `Authorization: Bearer rk_live_…`. A key belongs to one workspace and reads only
-its rows; each endpoint needs a scope (`ledger:read`, `recovery:read`, `usage:read`, `metrics:read`).
+its rows; each endpoint needs a scope (`ledger:read`, `recovery:read`, `usage:read`, `metrics:read`,
+`connections:read`).
 Test keys (`rk_test_…`) read test-mode workspaces only. Create keys with `revops api-keys create`.
 
 **Pagination**: lists are ordered by a stable key. Pass a page's `next_cursor` as `cursor` (with the

@@ -42,6 +42,26 @@ def raw_asset_key(table: str) -> AssetKey:
     return AssetKey([RAW_DATABASE, table])
 
 
+def connection_metadata(loads: Sequence[WorkspaceLoad]) -> dict[str, MetadataValue]:
+    """What this load did to each workspace's connection to the source: the workspaces whose account
+    must be reconnected, and per workspace whether it loaded, its rows and its error (also kept in
+    raw.sync_attempts and marts.dim_connections)."""
+    return {
+        "needs_reauth": MetadataValue.json(sorted(load.workspace_id for load in loads if load.needs_reauth)),
+        "connection_status": MetadataValue.json(
+            {
+                load.workspace_id: {
+                    "succeeded": load.ok,
+                    "needs_reauth": load.needs_reauth,
+                    "rows_loaded": sum(load.rows_by_table.values()),
+                    "error": load.error,
+                }
+                for load in sorted(loads, key=lambda load: load.workspace_id)
+            }
+        ),
+    }
+
+
 def sync_check_specs(source: SourceSpec) -> list[AssetCheckSpec]:
     return [
         AssetCheckSpec(
@@ -98,6 +118,7 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
         step, so neither the other workspaces' loads nor the models downstream stop for it."""
         with providers.open_registry() as registry:
             loads = [load(source, workspace) for workspace in registry.with_provider(source.name)]
+        connections = connection_metadata(loads)
         for table in source.tables:
             by_workspace = {load.workspace_id: load.rows_by_table.get(table, 0) for load in loads if load.ok}
             yield MaterializeResult(
@@ -105,6 +126,7 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
                 metadata={
                     "rows_loaded": MetadataValue.int(sum(by_workspace.values())),
                     "rows_loaded_by_workspace": MetadataValue.json(by_workspace),
+                    **connections,
                 },
             )
         # Validated in this step, before dbt: what fails a blocking expectation is quarantined and

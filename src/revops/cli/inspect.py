@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from revops.core.warehouse import DATABASES, connect
+from revops.pipelines.loading import RAW_DATABASE
+from revops.pipelines.syncs import SYNC_ATTEMPTS_TABLE
 
 # Statements that return rows; anything else (DDL, INSERT …) runs as a command.
 ROW_RETURNING = ("select", "with", "show", "describe", "desc", "explain", "exists", "(")
@@ -35,8 +38,13 @@ class TableStatus:
     database: str
     table: str
     engine: str
-    rows: int
+    rows: int | None
+    """None for a view: counting one runs its whole query (the usage views aggregate every event)."""
     rows_by_workspace: dict[str, int]
+
+    @property
+    def is_view(self) -> bool:
+        return self.engine.endswith("View")  # View, MaterializedView, LiveView …
 
 
 def _count_sql(database: str, table: str, engine: str, group_by_workspace: bool) -> str:
@@ -48,6 +56,8 @@ def _count_sql(database: str, table: str, engine: str, group_by_workspace: bool)
 
 
 def _table_status(client: Client, database: str, table: str, engine: str) -> TableStatus:
+    if engine.endswith("View"):
+        return TableStatus(database, table, engine, None, {})
     has_workspace = bool(
         client.command(
             "SELECT count() FROM system.columns WHERE database = {db:String} AND table = {t:String} "
@@ -60,10 +70,80 @@ def _table_status(client: Client, database: str, table: str, engine: str) -> Tab
 
 
 def warehouse_status() -> list[TableStatus]:
+    """Every table and view of raw, staging and marts, in pipeline order (then by name)."""
     with connect() as client:
         tables = client.query(
             "SELECT database, name, engine FROM system.tables WHERE database IN {dbs:Array(String)} "
-            "AND NOT is_temporary AND engine NOT LIKE '%View' ORDER BY database, name",
+            "AND NOT is_temporary ORDER BY indexOf({dbs:Array(String)}, database), name",
             parameters={"dbs": list(DATABASES)},
         ).result_rows
         return [_table_status(client, database, table, engine) for database, table, engine in tables]
+
+
+CONNECTIONS_MART = "marts.dim_connections"
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    workspace_id: str
+    provider: str
+    last_success_at: datetime | None
+    last_attempt_at: datetime
+    last_success_rows_loaded: int | None
+    last_error: str | None
+    needs_reauth: bool
+    consecutive_failures: int | None
+    """None when read from the raw attempts (before dbt first built the mart)."""
+
+
+# Only until dbt first builds the mart (during a first run): the latest attempt
+# per connection straight from the load log. The mart is the definition; this is its fallback.
+_RAW_CONNECTIONS_SQL = f"""
+SELECT
+    workspace_id,
+    provider,
+    last_success_at,
+    last_attempt_at,
+    last_success_rows_loaded,
+    tupleElement(last_attempt, 1) AS last_error,
+    tupleElement(last_attempt, 2) AS needs_reauth,
+    NULL AS consecutive_failures
+FROM (
+    SELECT
+        workspace_id,
+        source AS provider,
+        maxIfOrNull(finished_at, succeeded) AS last_success_at,
+        max(finished_at) AS last_attempt_at,
+        argMaxIfOrNull(rows_loaded, (finished_at, started_at, attempt_id), succeeded)
+            AS last_success_rows_loaded,
+        argMax(tuple(if(succeeded, NULL, error), ifNull(needs_reauth, false)),
+            (finished_at, started_at, attempt_id)) AS last_attempt
+    FROM {RAW_DATABASE}.{SYNC_ATTEMPTS_TABLE}
+    GROUP BY workspace_id, source
+)
+ORDER BY workspace_id, provider
+"""
+
+
+def connection_statuses() -> tuple[list[ConnectionStatus], str]:
+    """Each (workspace, provider) connection's sync status, and the table it was read from: the mart,
+    or the raw load log before dbt has built the mart (none before the first load)."""
+    fields = [name for name in ConnectionStatus.__dataclass_fields__]
+    with connect() as client:
+        existing = {
+            f"{database}.{name}"
+            for database, name in client.query(
+                "SELECT database, name FROM system.tables WHERE database IN ('raw', 'marts')"
+            ).result_rows
+        }
+        if CONNECTIONS_MART in existing:
+            sql, source = (
+                f"SELECT {', '.join(fields)} FROM {CONNECTIONS_MART} ORDER BY workspace_id, provider",
+                CONNECTIONS_MART,
+            )
+        elif f"{RAW_DATABASE}.{SYNC_ATTEMPTS_TABLE}" in existing:
+            sql, source = _RAW_CONNECTIONS_SQL, f"{RAW_DATABASE}.{SYNC_ATTEMPTS_TABLE}"
+        else:
+            return [], ""
+        rows = client.query(sql).named_results()
+        return [ConnectionStatus(**{name: row[name] for name in fields}) for row in rows], source

@@ -89,21 +89,10 @@ def sql(
 
 @app.command()
 def status() -> None:
-    """Tables in raw, staging and marts with row counts per workspace."""
-    from rich.table import Table
+    """Tables and views of raw, staging and marts (rows per workspace), and each connection's last sync."""
+    from revops.cli.status import print_status
 
-    from revops.cli.inspect import warehouse_status
-
-    statuses = warehouse_status()
-    workspaces = sorted({ws for status in statuses for ws in status.rows_by_workspace})
-    table = Table("Table", "Engine", "Rows", *workspaces, header_style="bold")
-    for status in statuses:
-        per_workspace = [
-            f"{status.rows_by_workspace.get(ws, 0):,}" if status.rows_by_workspace else ""
-            for ws in workspaces
-        ]
-        table.add_row(f"{status.database}.{status.table}", status.engine, f"{status.rows:,}", *per_workspace)
-    console.print(table if statuses else "The warehouse is empty: run `revops run` first.")
+    print_status(console)
 
 
 @app.command()

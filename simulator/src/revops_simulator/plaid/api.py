@@ -28,6 +28,15 @@ from revops_simulator.provider import ApiRequest, ApiResponse, Caller
 MAX_SYNC_COUNT = 500
 DEFAULT_SYNC_COUNT = 100
 ROUTES = frozenset({"/item/get", "/accounts/get", "/accounts/balance/get", "/transactions/sync"})
+LOGIN_REQUIRED = (
+    400,
+    "ITEM_ERROR",
+    "ITEM_LOGIN_REQUIRED",
+    "the login details of this item have changed (credentials, MFA, or required user action) and a user "
+    "login is required to update this information. use Link's update mode to restore the item to a good "
+    "state",
+)
+"""Plaid's error for an Item whose bank login needs the user (https://plaid.com/docs/errors/item/)."""
 
 
 class Banks(Protocol):
@@ -121,8 +130,14 @@ class PlaidApi:
             if request.method != "POST" or request.path not in ROUTES:
                 raise PlaidError(404, "INVALID_REQUEST", "UNKNOWN_ROUTE", f"unknown route {request.path}")
             body = self._body(request)
+            login_required = caller.workspace_id in faults.plaid_login_required
             if request.path == "/item/get":
-                payload, served = {"item": bank.render_item(), "status": None}, ("items", 1)
+                item = bank.render_item()
+                if login_required:
+                    item["error"] = self._error_body(PlaidError(*LOGIN_REQUIRED), self._request_id())
+                payload, served = {"item": item, "status": None}, ("items", 1)
+            elif login_required:
+                raise PlaidError(*LOGIN_REQUIRED)
             elif request.path in ("/accounts/get", "/accounts/balance/get"):
                 accounts = bank.render_accounts(bank.now)
                 payload, served = (
@@ -157,21 +172,21 @@ class PlaidApi:
         return f"sim{next(self._request_numbers):012d}"
 
     def _error(self, error: PlaidError) -> ApiResponse:
-        request_id = self._request_id()
-        return ApiResponse(
-            error.status,
-            {
-                "error_type": error.error_type,
-                "error_code": error.error_code,
-                "error_message": str(error),
-                "display_message": None,
-                "request_id": request_id,
-                "causes": [],
-                "status": error.status,
-                "documentation_url": f"https://plaid.com/docs/errors/#{error.error_code.lower()}",
-                "suggested_action": None,
-            },
-        )
+        return ApiResponse(error.status, self._error_body(error, self._request_id()))
+
+    @staticmethod
+    def _error_body(error: PlaidError, request_id: str) -> dict[str, Any]:
+        return {
+            "error_type": error.error_type,
+            "error_code": error.error_code,
+            "error_message": str(error),
+            "display_message": None,
+            "request_id": request_id,
+            "causes": [],
+            "status": error.status,
+            "documentation_url": f"https://plaid.com/docs/errors/#{error.error_code.lower()}",
+            "suggested_action": None,
+        }
 
     @staticmethod
     def _body(request: ApiRequest) -> Mapping[str, Any]:

@@ -274,6 +274,9 @@ class StripeApi:
         return Caller(workspace_id, api_key)
 
     def handle(self, request: ApiRequest, caller: Caller, faults: Faults) -> ApiResponse:
+        if caller.workspace_id in faults.stripe_keys_rolled:
+            # A rolled key is answered like any unknown one (the check needs the faults, so it is here).
+            return self._error(StripeError(401, f"Invalid API Key provided: {mask_key(caller.api_key)}"))
         if request.method == "POST":
             return self._write(request, caller)
         account = self.accounts.stripe_account(caller.workspace_id)

@@ -1,11 +1,12 @@
 """Routes: health and metrics, and one list endpoint per declared mart endpoint (one module per domain)."""
 
 from revops.api.queries import MartEndpoint
-from revops.api.routes import ledger, metrics, recovery, usage
+from revops.api.routes import connections, ledger, metrics, recovery, usage
 
 MART_ENDPOINTS: tuple[MartEndpoint, ...] = (
     *ledger.ENDPOINTS,
     *metrics.ENDPOINTS,
     *recovery.ENDPOINTS,
     *usage.ENDPOINTS,
+    *connections.ENDPOINTS,
 )
