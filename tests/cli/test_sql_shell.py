@@ -1,0 +1,177 @@
+"""`revops sql` as a person meets it: the prompt driven through a pseudo-terminal (pexpect), and the
+one-shot and piped forms as a script meets them. Each runs `revops` as a subprocess on a fresh, empty
+embedded warehouse in the test's own REVOPS_HOME (the `revops_home` fixture)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+REVOPS = str(Path(sys.executable).with_name("revops"))
+STARTUP_S = 60.0  # importing the CLI takes seconds on a busy machine; only the cancel test times itself
+# Terminal control sequences (CSI, OSC, charset and keypad switches) prompt_toolkit and rich draw with.
+_CONTROL = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-Za-z]|\x1b[=>78]|\r")
+_CURSOR_FORWARD = re.compile(r"\x1b\[(\d*)C")
+ROWS_LINE = r"\d+ rows? in [\d.]+s"
+BOX_DRAWING = re.compile(r"[\u2500-\u257f]")
+
+
+def _env(home: Path) -> dict[str, str]:
+    # No cursor-position requests (pexpect would have to answer them); no pager for small results anyway.
+    return {**os.environ, "REVOPS_HOME": str(home), "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm"}
+
+
+class Terminal:
+    """A `revops sql` prompt in a pseudo-terminal, read as plain text (control sequences removed)."""
+
+    def __init__(self, home: Path) -> None:
+        self.child = pexpect.spawn(
+            REVOPS, ["sql"], env=_env(home), encoding="utf-8", dimensions=(50, 160), timeout=STARTUP_S
+        )
+        self.seen = ""  # plain text read so far and not yet consumed by `read_until`
+        self._pending = ""  # raw output ending in an escape sequence not complete yet
+
+    def read_until(self, pattern: str, timeout: float = STARTUP_S) -> str:
+        """Everything up to and including the first match of `pattern`; later text stays for the next call."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, self.seen, re.DOTALL)
+            if found:
+                text, self.seen = self.seen[: found.end()], self.seen[found.end() :]
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r} within {timeout}s; the terminal showed:\n{self.seen}")
+            with contextlib.suppress(pexpect.TIMEOUT):
+                self._pending += self.child.read_nonblocking(65536, timeout=0.1)
+            # Strip whole sequences only: keep a trailing partial escape until the rest arrives.
+            raw, cut = self._pending, self._pending.rfind("\x1b")
+            partial = cut >= 0 and len(raw) - cut < 16
+            complete, self._pending = (raw[:cut], raw[cut:]) if partial else (raw, "")
+            # The renderer moves the cursor right over blanks instead of printing them.
+            spaced = _CURSOR_FORWARD.sub(lambda move: " " * int(move.group(1) or 1), complete)
+            self.seen += _CONTROL.sub("", spaced)
+
+    def prompt(self) -> str:
+        return self.read_until(r"revops>")
+
+    def send(self, keys: str) -> None:
+        self.child.send(keys)
+
+    def run(self, statement: str, results: int = 1) -> str:
+        """Type a statement and Enter; the text printed up to the rows line of its last result.
+
+        Waiting for results rather than for the prompt: the prompt line is redrawn as Enter is handled.
+        """
+        self.send(statement + "\r")
+        return "".join(self.read_until(ROWS_LINE) for _ in range(results))
+
+    def leave(self) -> None:
+        self.send("\x04")  # Ctrl-D
+        self.child.expect(pexpect.EOF, timeout=STARTUP_S)
+        self.child.close()
+        assert self.child.exitstatus == 0
+
+
+@pytest.fixture
+def terminal(revops_home: Path) -> Iterator[Terminal]:
+    shell = Terminal(revops_home)
+    shell.prompt()
+    yield shell
+    if shell.child.isalive():
+        shell.child.terminate(force=True)
+
+
+def test_history_is_recalled_in_the_next_session(revops_home: Path, terminal: Terminal) -> None:
+    assert "remembered" in terminal.run("SELECT 'remembered' AS word;")
+    terminal.leave()
+    assert "SELECT 'remembered' AS word;" in (revops_home / "sql_history").read_text()
+
+    again = Terminal(revops_home)
+    again.prompt()
+    again.send("\x1b[A")  # Up: the last statement of the previous session
+    again.read_until(r"SELECT 'remembered' AS word;")
+    result = again.run("")  # Enter runs it as recalled
+    assert re.search(r"│ remembered │", result) and "1 row in" in result
+    again.leave()
+
+
+def test_a_statement_goes_on_until_its_semicolon(terminal: Terminal) -> None:
+    terminal.send("SELECT\r")
+    terminal.read_until(r"-> ")
+    terminal.send("1 + 1\r")
+    terminal.read_until(r"-> ")
+    # Nothing ran yet: no result until the `;`.
+    assert "row" not in terminal.seen
+    result = terminal.run("AS two;")
+    assert re.search(r"┃ two ┃", result) and re.search(r"│ 2 +│", result) and "1 row in" in result
+
+    # Ctrl-C with something typed clears the line instead of running it or leaving.
+    terminal.send("SELECT 'discarded'")
+    terminal.send("\x03")
+    result = terminal.run("SELECT 'kept' AS word;")
+    assert re.search(r"│ kept │", result) and "│ discarded" not in result
+
+
+def test_ctrl_c_cancels_the_running_query_and_keeps_the_prompt(terminal: Terminal) -> None:
+    terminal.run("SELECT 1;")  # the engine's first start in this process is behind us
+    terminal.send("SELECT sleep(3);\r")
+    time.sleep(1.0)  # the statement is running
+    interrupted = time.monotonic()
+    terminal.send("\x03")
+    terminal.read_until(r"Query cancelled")
+    result = terminal.run("SELECT 40 + 2 AS answer;")
+    answered = time.monotonic() - interrupted
+    assert re.search(r"│ 42 +│", result)
+    # Uncancelled, sleep(3) would still run for 2 s after the Ctrl-C; cancelled, the answer is quick.
+    assert answered < 1.8, f"the next answer took {answered:.1f}s after Ctrl-C"
+    terminal.leave()
+
+
+def test_backslash_g_prints_one_line_per_value(terminal: Terminal) -> None:
+    result = terminal.run("SELECT number AS n, toString(number * 10) AS tens FROM numbers(2)\\G")
+    assert re.search(r"Row 1:\n─+\n   n: 0\ntens: 0\n\nRow 2:\n─+\n   n: 1\ntens: 10\n", result), result
+    assert "┃" not in result  # not a table
+
+
+def test_several_statements_print_one_result_each(terminal: Terminal) -> None:
+    result = terminal.run("SELECT 'first' AS a; SELECT 'second' AS b;", results=2)
+    assert result.count("1 row in") == 2
+    first = re.search(r"┃ a +┃.*│ first │", result, re.DOTALL)
+    second = re.search(r"┃ b +┃.*│ second │", result, re.DOTALL)
+    assert first and second and first.end() < second.start(), result
+
+
+def _revops(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [REVOPS, *args], env=_env(home), capture_output=True, text=True, timeout=STARTUP_S, check=False
+    )
+
+
+def test_a_wrong_table_is_one_line_on_stderr(revops_home: Path) -> None:
+    done = _revops(revops_home, "sql", "SELECT * FROM no_such_table")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [done.stderr.rstrip("\n")]  # exactly one line
+    assert done.stderr.startswith("revops sql: Code: 60. DB::Exception: Unknown table expression identifier")
+    assert "no_such_table" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_debug_shows_the_traceback(revops_home: Path) -> None:
+    done = _revops(revops_home, "--debug", "sql", "SELECT * FROM no_such_table")
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "Code: 60" in done.stderr and len(done.stderr.splitlines()) > 5
+
+
+def test_piped_output_is_plain_text(revops_home: Path) -> None:
+    done = _revops(revops_home, "sql", "SELECT 1 AS a, 'x\ty' AS b; SELECT NULL AS c")
+    assert done.returncode == 0, done.stderr
+    assert not BOX_DRAWING.search(done.stdout) and "\x1b" not in done.stdout
+    assert done.stdout == "a\tb\n1\tx\\ty\n\nc\n\\N\n"
