@@ -21,7 +21,7 @@ STARTUP_S = 60.0  # importing the CLI takes seconds on a busy machine; only the 
 # Terminal control sequences (CSI, OSC, charset and keypad switches) prompt_toolkit and rich draw with.
 _CONTROL = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-Za-z]|\x1b[=>78]|\r")
 _CURSOR_FORWARD = re.compile(r"\x1b\[(\d*)C")
-ROWS_LINE = r"\d+ rows? in [\d.]+s"
+ROWS_LINE = r"\d+ rows? in [\d.]+s[^\n]*\n"
 BOX_DRAWING = re.compile(r"[\u2500-\u257f]")
 
 
@@ -33,9 +33,14 @@ def _env(home: Path) -> dict[str, str]:
 class Terminal:
     """A `revops sql` prompt in a pseudo-terminal, read as plain text (control sequences removed)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *options: str) -> None:
         self.child = pexpect.spawn(
-            REVOPS, ["sql"], env=_env(home), encoding="utf-8", dimensions=(50, 160), timeout=STARTUP_S
+            REVOPS,
+            ["sql", *options],
+            env=_env(home),
+            encoding="utf-8",
+            dimensions=(50, 160),
+            timeout=STARTUP_S,
         )
         self.seen = ""  # plain text read so far and not yet consumed by `read_until`
         self._pending = ""  # raw output ending in an escape sequence not complete yet
@@ -148,6 +153,15 @@ def test_several_statements_print_one_result_each(terminal: Terminal) -> None:
     first = re.search(r"┃ a +┃.*│ first │", result, re.DOTALL)
     second = re.search(r"┃ b +┃.*│ second │", result, re.DOTALL)
     assert first and second and first.end() < second.start(), result
+
+
+def test_long_results_are_capped_with_a_line_saying_how_many_more(revops_home: Path) -> None:
+    capped = Terminal(revops_home, "--max-rows", "3")
+    capped.prompt()
+    result = capped.run("SELECT number AS n FROM numbers(10);")
+    assert re.findall(r"│ (\d) │", result) == ["0", "1", "2"]
+    assert "10 rows in" in result and "(7 more not shown" in result
+    capped.leave()
 
 
 def _revops(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
