@@ -16,6 +16,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from revops.core.warehouse import connect
+
 REVOPS = str(Path(sys.executable).with_name("revops"))
 STARTUP_S = 60.0  # importing the CLI takes seconds on a busy machine; only the cancel test times itself
 # Terminal control sequences (CSI, OSC, charset and keypad switches) prompt_toolkit and rich draw with.
@@ -138,6 +140,27 @@ def test_ctrl_c_cancels_the_running_query_and_keeps_the_prompt(terminal: Termina
     assert re.search(r"│ 42 +│", result)
     # Uncancelled, sleep(3) would still run for 2 s after the Ctrl-C; cancelled, the answer is quick.
     assert answered < 1.8, f"the next answer took {answered:.1f}s after Ctrl-C"
+    terminal.leave()
+
+
+def test_tab_completes_columns_and_tables_from_the_warehouse(terminal: Terminal) -> None:
+    terminal.run("CREATE TABLE default.shell_probe (amount_cents Int64) ENGINE = MergeTree ORDER BY tuple();")
+    terminal.send("SELECT amount_c\t")  # the catalog is read on the first Tab, after the table exists
+    terminal.read_until(r"SELECT amount_cents")
+    terminal.send(" FROM default.shell_pr\t")
+    terminal.read_until(r"FROM default\.shell_probe")
+    result = terminal.run(";")
+    assert re.search(r"┃ amount_cents ┃", result) and "0 rows in" in result
+
+
+def test_the_prompt_does_not_hold_the_embedded_warehouse(revops_home: Path, terminal: Terminal) -> None:
+    terminal.run("SELECT 1;")
+    # While the shell waits at its prompt this process can take the warehouse (a `revops run` could).
+    with connect(timeout_s=5) as client:
+        client.command("CREATE TABLE default.written_meanwhile (n UInt8) ENGINE = MergeTree ORDER BY n")
+        client.command("INSERT INTO default.written_meanwhile VALUES (7)")
+    result = terminal.run("SELECT n FROM default.written_meanwhile;")
+    assert re.search(r"│ 7 │", result)
     terminal.leave()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlparse
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 from sqlparse import tokens
 
 from revops.core.warehouse import connect
@@ -117,7 +118,17 @@ def _collect(client: Client, sql: str, max_rows: int | None, started: float) -> 
             room = len(block) if max_rows is None else max(0, max_rows - len(kept))
             kept.extend(block[:room])
             total += len(block)
+    if not columns:
+        columns = _described_columns(client, sql)
     return StatementResult(columns, kept, total, time.monotonic() - started)
+
+
+def _described_columns(client: Client, sql: str) -> list[str]:
+    """An empty result's column names: chDB sends no header block when there are no rows."""
+    try:
+        return [row[0] for row in client.query(f"DESCRIBE ({sql}\n)").result_rows]
+    except ClickHouseError:
+        return []  # not a query DESCRIBE takes (SHOW …): the empty result has no header then
 
 
 def _kill(marker: str, worker: _Outcome) -> None:
