@@ -16,7 +16,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from revops.core.warehouse import connect
+from revops.cli.sql import Statement, split_statements
+from revops.core.warehouse import connect, hold_embedded_lock
 
 REVOPS = str(Path(sys.executable).with_name("revops"))
 STARTUP_S = 60.0  # importing the CLI takes seconds on a busy machine; only the cancel test times itself
@@ -201,6 +202,36 @@ def test_a_wrong_table_is_one_line_on_stderr(revops_home: Path) -> None:
     assert "no_such_table" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_busy_warehouse_and_a_bad_url_are_one_line_for_any_command(revops_home: Path) -> None:
+    with hold_embedded_lock():
+        busy = subprocess.run(
+            [REVOPS, "sql", "SELECT 1"],
+            env={**_env(revops_home), "REVOPS_WAREHOUSE_LOCK_TIMEOUT_S": "0.5"},
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_S,
+            check=False,
+        )
+    assert busy.returncode == 1 and len(busy.stderr.splitlines()) == 1
+    assert (
+        busy.stderr.startswith("revops sql: the embedded warehouse") and f"pid {os.getpid()}" in busy.stderr
+    )
+
+    bad_url = subprocess.run(
+        [REVOPS, "status"],
+        env={**_env(revops_home), "REVOPS_WAREHOUSE_URL": "ftp://warehouse"},
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_S,
+        check=False,
+    )
+    assert bad_url.returncode == 1
+    assert bad_url.stderr.splitlines() == [
+        "revops status: unsupported warehouse URL scheme 'ftp': use "
+        "chdb:///abs/path or http(s)://host:port/db"
+    ]
+
+
 def test_debug_shows_the_traceback(revops_home: Path) -> None:
     done = _revops(revops_home, "--debug", "sql", "SELECT * FROM no_such_table")
     assert done.returncode == 1
@@ -212,3 +243,13 @@ def test_piped_output_is_plain_text(revops_home: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert not BOX_DRAWING.search(done.stdout) and "\x1b" not in done.stdout
     assert done.stdout == "a\tb\n1\tx\\ty\n\nc\n\\N\n"
+
+
+def test_statements_split_on_semicolons_and_backslash_g_outside_quotes_and_comments() -> None:
+    text = "SELECT ';' AS a; -- not; a statement\nSELECT 2\\G\n/* ; */ SELECT 3"
+    assert split_statements(text) == [
+        Statement("SELECT ';' AS a"),
+        Statement("-- not; a statement\nSELECT 2", vertical=True),
+        Statement("/* ; */ SELECT 3"),
+    ]
+    assert split_statements("  ;; -- only a comment\n") == []
