@@ -36,13 +36,15 @@ def _env(home: Path) -> dict[str, str]:
 class Terminal:
     """A `revops sql` prompt in a pseudo-terminal, read as plain text (control sequences removed)."""
 
-    def __init__(self, home: Path, *options: str) -> None:
+    def __init__(
+        self, home: Path, *options: str, dimensions: tuple[int, int] = (50, 160), **env: str
+    ) -> None:
         self.child = pexpect.spawn(
             REVOPS,
             ["sql", *options],
-            env=_env(home),
+            env={**_env(home), **env},
             encoding="utf-8",
-            dimensions=(50, 160),
+            dimensions=dimensions,
             timeout=STARTUP_S,
         )
         self.seen = ""  # plain text read so far and not yet consumed by `read_until`
@@ -186,6 +188,16 @@ def test_long_results_are_capped_with_a_line_saying_how_many_more(revops_home: P
     assert re.findall(r"│ (\d) │", result) == ["0", "1", "2"]
     assert "10 rows in" in result and "(7 more not shown" in result
     capped.leave()
+
+
+def test_a_table_wider_than_the_terminal_goes_through_the_pager_unfolded(revops_home: Path) -> None:
+    paged = revops_home.parent / "paged.txt"
+    narrow = Terminal(revops_home, dimensions=(30, 60), PAGER=f"tee {paged}")
+    narrow.prompt()
+    narrow.run("SELECT repeat('wide', 25) AS long_value, 1 AS n;")
+    lines = paged.read_text().splitlines()
+    assert any("wide" * 25 in line and len(_CONTROL.sub("", line)) > 100 for line in lines), lines
+    narrow.leave()
 
 
 def _revops(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

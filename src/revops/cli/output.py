@@ -62,9 +62,17 @@ def _rows_line(shown: int, hidden: int, elapsed_s: float | None) -> str:
     return line
 
 
+UNBOUNDED_WIDTH = 1_000_000
+
+
+def _natural_width(console: Console, table: Table) -> int:
+    """The table's width with no value folded (rich otherwise measures within the terminal's width)."""
+    return console.measure(table, options=console.options.update_width(UNBOUNDED_WIDTH)).maximum
+
+
 def _page(console: Console, table: Table) -> None:
     """Print a table too wide or too long for the terminal through a pager, at its natural width."""
-    width = console.measure(table).maximum
+    width = _natural_width(console, table)
     wide = Console(width=max(width, console.width), force_terminal=True, color_system=console.color_system)
     with wide.capture() as captured:
         wide.print(table)
@@ -80,7 +88,7 @@ def _print_table(console: Console, columns: Sequence[str], rows: Sequence[Sequen
     table = Table(*(escape(name) for name in columns), header_style="bold")
     for row in rows:
         table.add_row(*(escape(_text(value)) for value in row))
-    too_wide = console.measure(table).maximum > console.width
+    too_wide = _natural_width(console, table) > console.width
     too_long = len(rows) + 4 > console.height
     if console.is_terminal and (too_wide or too_long):
         _page(console, table)
