@@ -44,9 +44,10 @@ def main(
 ) -> None:
     """revops: Stripe, bank and books in one ClickHouse warehouse."""
     ctx.meta[DEBUG] = debug
-    if not debug:
+    driver_log = logging.getLogger("clickhouse_connect")
+    if not debug and not driver_log.handlers:
         # The driver logs a warning before raising the error we print on one line anyway.
-        logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
+        driver_log.addHandler(logging.NullHandler())
 
 
 @app.command()
