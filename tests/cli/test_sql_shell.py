@@ -103,7 +103,9 @@ def terminal(revops_home: Path) -> Iterator[Terminal]:
 def test_history_is_recalled_in_the_next_session(revops_home: Path, terminal: Terminal) -> None:
     assert "remembered" in terminal.run("SELECT 'remembered' AS word;")
     terminal.leave()
-    assert "SELECT 'remembered' AS word;" in (revops_home / "sql_history").read_text()
+    history = revops_home / "sql_history"
+    assert "SELECT 'remembered' AS word;" in history.read_text()
+    assert history.stat().st_mode & 0o777 == 0o600  # statements may hold passwords
 
     again = Terminal(revops_home)
     again.prompt()

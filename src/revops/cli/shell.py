@@ -139,9 +139,13 @@ def run_shell(console: Console, errors: Console, home: Path, fmt: OutputFormat, 
     if not sys.stdin.isatty():  # `revops sql < script.sql`: the same statements, no prompt
         run_input(sys.stdin.read(), console, fmt, max_rows)
         return
+    history = history_path(home)
     home.mkdir(parents=True, exist_ok=True)
+    # Statements can carry secrets (`CREATE USER … IDENTIFIED BY`): the history is the owner's only.
+    history.touch(mode=0o600, exist_ok=True)
+    history.chmod(0o600)
     session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(history_path(home))),
+        history=FileHistory(str(history)),
         multiline=True,
         key_bindings=_key_bindings(),
         prompt_continuation=CONTINUATION,
