@@ -181,7 +181,12 @@ def run_statement(statement: Statement, max_rows: int | None = None) -> Statemen
             while not outcome.done.wait(CANCEL_POLL_S):
                 pass
         except KeyboardInterrupt:
-            _kill(marker, outcome)
+            while True:  # another Ctrl-C while cancelling (even while connecting) changes nothing
+                try:
+                    _kill(marker, outcome)
+                    break
+                except KeyboardInterrupt:
+                    continue
             raise QueryCancelled(f"cancelled after {time.monotonic() - started:.1f}s") from None
     if outcome.error is not None:
         raise outcome.error
