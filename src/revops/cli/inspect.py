@@ -1,36 +1,15 @@
-"""Looking inside the warehouse: ad-hoc SQL and table status."""
+"""Looking inside the warehouse: table status (ad-hoc SQL is in revops.cli.sql)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from revops.core.warehouse import DATABASES, connect
 from revops.pipelines.loading import RAW_DATABASE
 from revops.pipelines.syncs import SYNC_ATTEMPTS_TABLE
-
-# Statements that return rows; anything else (DDL, INSERT …) runs as a command.
-ROW_RETURNING = ("select", "with", "show", "describe", "desc", "explain", "exists", "(")
-
-
-@dataclass
-class QueryResult:
-    columns: list[str]
-    rows: list[Sequence[Any]]
-
-
-def execute(sql: str) -> QueryResult:
-    statement = sql.strip().rstrip(";").strip()
-    with connect() as client:
-        if statement.lower().startswith(ROW_RETURNING):
-            result = client.query(statement)
-            return QueryResult(list(result.column_names), list(result.result_rows))
-        summary = client.command(statement)
-        return QueryResult(["result"], [[summary if isinstance(summary, str | int) else "OK"]])
 
 
 @dataclass

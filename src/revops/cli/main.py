@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -10,11 +11,18 @@ from rich.console import Console
 
 from revops.cli.api_keys import app as api_keys_app
 from revops.cli.bi_users import app as bi_users_app
-from revops.cli.output import OutputFormat, render
+from revops.cli.errors import DEBUG, OneLineErrors
+from revops.cli.output import OutputFormat
 from revops.core.plugins import CLI_GROUP, plugins
 from revops.core.settings import REGISTRY_PROVIDERS, ConfigurationError, get_settings
 
-app = typer.Typer(help="revops: Stripe, bank and books in one ClickHouse warehouse.", no_args_is_help=True)
+app = typer.Typer(
+    cls=OneLineErrors,
+    help="revops: Stripe, bank and books in one ClickHouse warehouse.",
+    no_args_is_help=True,
+    # A traceback's locals would print settings such as the warehouse URL, password included.
+    pretty_exceptions_show_locals=False,
+)
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(bi_users_app, name="bi-users")
 console = Console()
@@ -22,6 +30,24 @@ errors = Console(stderr=True)
 
 DEMO_PROVIDERS = "simulated"
 """The provider plug-in `revops run --demo` uses (the revops-simulator distribution)."""
+
+
+DEFAULT_MAX_ROWS = 1000
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of an error instead of one line.")
+    ] = False,
+) -> None:
+    """revops: Stripe, bank and books in one ClickHouse warehouse."""
+    ctx.meta[DEBUG] = debug
+    driver_log = logging.getLogger("clickhouse_connect")
+    if not debug and not driver_log.handlers:
+        # The driver logs a warning before raising the error we print on one line anyway.
+        driver_log.addHandler(logging.NullHandler())
 
 
 @app.command()
@@ -57,34 +83,33 @@ def run(
 
 @app.command()
 def sql(
-    query: Annotated[str | None, typer.Argument(help="SQL to run; omit for an interactive prompt.")] = None,
+    query: Annotated[
+        str | None,
+        typer.Argument(help="SQL to run (statements separated by ;); omit for an interactive prompt."),
+    ] = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Output format.")
     ] = OutputFormat.table,
+    max_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-rows", min=0, help="Rows of a result shown as a table in a terminal (0: all); piped: all."
+        ),
+    ] = DEFAULT_MAX_ROWS,
 ) -> None:
-    """Query the warehouse (embedded or server)."""
-    from revops.cli.inspect import execute
+    """Query the warehouse (embedded or server): a statement, or an interactive prompt."""
+    from revops.cli.shell import run_input, run_shell
+    from revops.cli.sql import QueryCancelled
 
-    if query is not None:
-        result = execute(query)
-        render(console, result.columns, result.rows, output)
+    capped = max_rows if max_rows and output is OutputFormat.table and console.is_terminal else None
+    if query is None:
+        run_shell(console, errors, get_settings().home, output, capped)
         return
-    console.print("revops sql: one statement per line; 'exit' or Ctrl-D to leave.")
-    while True:
-        try:
-            line = input("revops> ").strip()
-        except EOFError:
-            break
-        if line.lower() in ("exit", "quit", r"\q"):
-            break
-        if not line:
-            continue
-        try:
-            result = execute(line)
-        except Exception as exc:  # the prompt survives a bad query
-            errors.print(f"[red]{exc}[/red]")
-            continue
-        render(console, result.columns, result.rows, output)
+    try:
+        run_input(query, console, output, capped)
+    except QueryCancelled as cancelled:
+        errors.print(f"revops sql: query {cancelled}", markup=False, highlight=False)
+        raise typer.Exit(130) from None
 
 
 @app.command()
