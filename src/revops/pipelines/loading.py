@@ -169,17 +169,20 @@ def _load_file(file_path: str, table: TTableSchema, database: str) -> None:
             )
 
 
+# Module-level, so dlt registers its factory under this module's name: `dlt pipeline <name> info`,
+# `trace`, `failed-jobs` and `schema` restore revops pipelines from their state in another process
+# (an inner function's factory cannot be imported there).
+@dlt.destination(
+    name="revops_clickhouse",
+    batch_size=0,  # one call per normalized file: insert it whole
+    loader_file_format="parquet",
+    naming_convention="snake_case",
+    skip_dlt_columns_and_tables=False,
+)
+def revops_clickhouse(items: str, table: TTableSchema, database: str = RAW_DATABASE) -> None:
+    _load_file(items, table, database)
+
+
 def clickhouse_destination(database: str = RAW_DATABASE) -> Any:
     """A dlt destination that loads into `database` of the configured warehouse."""
-
-    @dlt.destination(
-        name="revops_clickhouse",
-        batch_size=0,  # one call per normalized file: insert it whole
-        loader_file_format="parquet",
-        naming_convention="snake_case",
-        skip_dlt_columns_and_tables=False,
-    )
-    def load_into_clickhouse(items: str, table: TTableSchema) -> None:
-        _load_file(items, table, database)
-
-    return load_into_clickhouse
+    return revops_clickhouse(database=database)
