@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,12 +15,19 @@ from pathlib import Path
 import pytest
 
 from revops.actions import log
-from revops.actions.adapters import message_id
+from revops.actions.adapters import Adapters, message_id
 from revops.actions.executor import ExecutionReport, execute_queue
 from revops.actions.lease import live_claims
 from revops.core.paths import REPO_ROOT
 from revops.core.warehouse import connect
-from tests.actions.conftest import CLOCK, Dunning, end_killed_runs_leases, open_items, policy_for
+from tests.actions.conftest import (
+    CLOCK,
+    Dunning,
+    adapters_for,
+    end_killed_runs_leases,
+    open_items,
+    policy_for,
+)
 from tests.actions.smtp_servers import FaultySmtp
 
 
@@ -199,3 +207,42 @@ def test_a_crashed_holders_lease_keeps_others_out_until_it_lapses(
 
 def _results(report: ExecutionReport) -> list[tuple[str, str, str]]:
     return [(item.idempotency_key, status, reason) for item, status, reason in report.results]
+
+
+def test_one_process_executing_the_queue_twice_at_once_acts_once(dunning: Dunning) -> None:
+    items = open_items(dunning.world)
+    emails = [item for item in items if item.action == "email"]
+    policies = {"acme": policy_for("acme")}
+    start = threading.Barrier(2, timeout=120)
+    reports: dict[str, ExecutionReport] = {}
+    errors: list[BaseException] = []
+
+    with FaultySmtp(data_pause_s=1.0) as smtp:
+        # Built here, one after the other: the simulator's registry writes files it cannot share.
+        adapters = {run_id: _adapters(dunning, (smtp.host, smtp.port)) for run_id in ("one", "two")}
+
+        def run(run_id: str) -> None:
+            try:
+                start.wait()
+                reports[run_id] = execute_queue(items, policies, adapters[run_id], CLOCK, run_id)
+            except BaseException as error:  # surfaced below, not lost in the thread
+                errors.append(error)
+                start.abort()
+
+        threads = [threading.Thread(target=run, args=(run_id,)) for run_id in ("one", "two")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+
+    assert not errors, errors
+    assert Counter(smtp.received.message_ids) == {message_id(e): 1 for e in emails}
+    assert _pay_calls(dunning) == {r.invoice_id: 1 for r in items if r.action == "retry"}
+    acted = [run for run, report in reports.items() if report.results]
+    assert len(acted) == 1 and len(reports) == 2, reports
+    (other,) = set(reports) - set(acted)
+    assert f"run {acted[0]}" in reports[other].skipped_workspaces["acme"]
+
+
+def _adapters(dunning: Dunning, smtp: tuple[str, int]) -> Adapters:
+    return adapters_for(dunning.world, dunning.server, *smtp)
