@@ -6,6 +6,9 @@ anywhere leaves at most one `pending` row per item without an outcome; the next 
 first: Stripe calls are repeated with the same idempotency key (Stripe replays the first response or
 performs the call once), webhooks are resent with the same event id (receivers dedupe), and email,
 which SMTP cannot dedupe, is never resent: it is closed as `skipped` / `outcome_unknown`.
+
+All of this happens per workspace under the workspace's lease (actions/lease.py), so executors whose
+runs overlap never act on the same workspace at once, and none settles another's attempt in flight.
 """
 
 from __future__ import annotations
