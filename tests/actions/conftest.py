@@ -21,7 +21,9 @@ from revops.actions.adapters import (
     WebhookAdapter,
 )
 from revops.actions.executor import stripe_clients
+from revops.actions.lease import WorkspaceLease, ensure_lease_table, live_claims
 from revops.actions.policy import Policy, QueueItem, Step
+from revops.core.warehouse import connect
 from revops.pipelines.runner import ensure_raw_tables
 from revops_simulator import SimulatorServer, World
 from revops_simulator.actions import ActionLog
@@ -124,9 +126,23 @@ def open_items(world: World, workspace_id: str = "acme") -> list[QueueItem]:
     return items
 
 
+LEASE_TTL_S = 30.0
+"""Longer than any one action takes here (the simulator regenerates its world after each email)."""
+
+
+def end_killed_runs_leases(workspace_id: str = "acme") -> None:
+    """Release the leases SIGKILLed runs left, as their TTL would, without waiting for it."""
+    with connect() as client:
+        ensure_lease_table(client)
+        claims = live_claims(client, workspace_id)
+    for claim in claims:
+        WorkspaceLease(workspace_id, claim.claim_id, claim.holder, 0, claim.revision).release()
+
+
 @pytest.fixture
-def dunning(tmp_path: Path) -> Iterator[Dunning]:
+def dunning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dunning]:
     home = tmp_path / "revops"
+    monkeypatch.setenv("REVOPS_DUNNING_LEASE_TTL_S", str(LEASE_TTL_S))  # also the subprocesses' TTL
     with isolated_warehouse(home):
         ensure_raw_tables()
         world = World(SEED, CLOCK, SCALE, ActionLog(home / "actions.jsonl"))

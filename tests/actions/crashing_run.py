@@ -3,7 +3,9 @@
 `python -m tests.actions.crashing_run <spec.json>`; the spec names the warehouse home, the simulator's
 Stripe base URL and keys, the SMTP server, the queue items, and where to die:
 `before_effect` (the pending row is written, the side effect not yet made), `after_effect` (the
-side effect made, its outcome not yet logged) or `after_outcome` (the outcome logged).
+side effect made, its outcome not yet logged), `after_outcome` (the outcome logged) or `never`.
+With `ready_path` and `go_path` the process says it is ready (imports done, adapters built) and
+waits for the go file before running, so several start at once; `report_path` receives its report.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,7 +80,18 @@ def main(spec_path: str) -> None:
     for name in performers:
         object.__setattr__(getattr(adapters, name), "perform", wrap(name))
     now = datetime.fromisoformat(spec["now"])
-    executor.execute_queue(items, {"acme": policy_for("acme")}, adapters, now, "crashing-run")
+    if "go_path" in spec:
+        Path(spec["ready_path"]).touch()
+        while not Path(spec["go_path"]).exists():
+            time.sleep(0.01)
+    report = executor.execute_queue(
+        items, {"acme": policy_for("acme")}, adapters, now, spec.get("run_id", "crashing-run")
+    )
+    if "report_path" in spec:
+        results = [(item.idempotency_key, status, reason) for item, status, reason in report.results]
+        Path(spec["report_path"]).write_text(
+            json.dumps({"results": results, "skipped_workspaces": report.skipped_workspaces})
+        )
 
 
 if __name__ == "__main__":

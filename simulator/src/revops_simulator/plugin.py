@@ -18,6 +18,7 @@ from revops.core.settings import Settings
 from revops.core.workspaces import WorkspaceRegistry
 from revops_simulator.actions import ActionLog, action_log_path
 from revops_simulator.business.clock import to_datetime
+from revops_simulator.business.tenants import TENANTS
 from revops_simulator.mailbox import Mailbox
 from revops_simulator.registry import simulator_registry
 from revops_simulator.server import SimulatorServer
@@ -63,3 +64,7 @@ class SimulatedProviders(ProviderAccountsResource):
 
     def now(self) -> datetime:
         return to_datetime(clock_of(simulator_clock(self.as_of)))
+
+    def workspace_ids(self) -> list[str]:
+        # The simulated tenants are fixed: no need to build the world (seconds) to name them.
+        return [tenant.id for tenant in TENANTS]

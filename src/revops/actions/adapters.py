@@ -2,9 +2,10 @@
 
 Each adapter carries out one queue item and says what happened. `Outcome.status` is `sent` when the
 effect happened (a declined payment retry too: the attempt was made), `failed` when it certainly did
-not (the item stays in the queue), `skipped` when it never will (the invoice is no longer open). An
-exception means the outcome is unknown; the executor leaves the attempt `pending` and reconciles it on
-the next run (docs/recovery.md, "Exactly once").
+not (the item stays in the queue), `skipped` when it never will (the invoice is no longer open; an
+email that may or may not have been delivered, which is never resent). An exception means the
+outcome is unknown; the executor leaves the attempt `pending` and reconciles it on the next run
+(docs/recovery.md, "Exactly once").
 """
 
 from __future__ import annotations
@@ -135,8 +136,46 @@ def render_email(item: QueueItem, sender: str, now: datetime, links: LinkSigner 
     return message
 
 
+class _PhaseTrackingSMTP(smtplib.SMTP):
+    """smtplib's client, noting when the message content starts: the server answered DATA with 354.
+
+    Until then nothing the server could deliver has been sent, whatever goes wrong; from then until
+    the reply to the end of data, a lost connection leaves the outcome unknown."""
+
+    content_started = False
+    _in_data = False
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        self._in_data = True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+
+    def getreply(self) -> tuple[int, bytes]:
+        code, reply = super().getreply()
+        if self._in_data and code == 354:
+            self.content_started = True
+        return code, reply
+
+
+def _smtp_error(error: BaseException) -> str:
+    """The error as the log keeps it: the server's code and text, never a credential (none is in it)."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = error.smtp_error
+        return f"{error.smtp_code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+    return f"{type(error).__name__}: {error}"
+
+
 class SmtpAdapter:
-    """Email over SMTP. SMTP has no idempotency: an attempt is made at most once (docs/recovery.md)."""
+    """Email over SMTP. SMTP has no idempotency: an attempt is made at most once (docs/recovery.md).
+
+    What went wrong decides what happens next (docs/recovery.md, "SMTP errors"): anything before the
+    message content was sent — no connection or greeting, a refused login, any 4xx/5xx reply to
+    EHLO/HELO, STARTTLS, MAIL FROM, RCPT TO or DATA itself — and a 4xx/5xx reply to the end of data
+    (the server refused the message) mean it was not sent: `failed`, tried again next run. Only a
+    connection lost or timed out after the content started and before the server's reply leaves the
+    outcome unknown: `skipped` / `outcome_unknown`, never resent."""
 
     def __init__(self, config: SmtpConfig, links: LinkSigner | None) -> None:
         self.config, self.links = config, links
@@ -147,20 +186,43 @@ class SmtpAdapter:
         except ValueError as error:
             return Outcome("failed", "unrenderable", str(error))
         try:
-            with smtplib.SMTP(self.config.host, self.config.port, timeout=self.config.timeout_s) as smtp:
-                if self.config.starttls:
-                    smtp.starttls()
-                if self.config.username:
-                    smtp.login(self.config.username, self.config.password or "")
-                refused = smtp.send_message(message)
+            smtp = _PhaseTrackingSMTP(self.config.host, self.config.port, timeout=self.config.timeout_s)
+        except (smtplib.SMTPException, OSError) as error:
+            # Refused, timed out, no greeting or a 4xx/5xx greeting: nothing was sent.
+            return Outcome("failed", "smtp_unreachable", _smtp_error(error))
+        try:
+            if self.config.starttls:
+                smtp.starttls()
+            if self.config.username:
+                smtp.login(self.config.username, self.config.password or "")
+            refused = smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as error:
+            return Outcome("failed", "smtp_auth_failed", _smtp_error(error))
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
             return Outcome("failed", "refused", str(error))
-        except ConnectionRefusedError as error:
-            # Nothing was sent: the server was not there.
-            return Outcome("failed", "smtp_unreachable", str(error))
+        except smtplib.SMTPDataError as error:
+            # A reply to DATA (before the content) or to the end of data: either way the server has not
+            # taken the message.
+            reason = "message_refused" if smtp.content_started else "smtp_rejected"
+            return Outcome("failed", reason, _smtp_error(error))
+        except (smtplib.SMTPException, OSError) as error:
+            if smtp.content_started:
+                # The content went out and no reply came back: the server may have taken the message.
+                return Outcome("skipped", "outcome_unknown", _smtp_error(error))
+            return Outcome("failed", "smtp_rejected", _smtp_error(error))
+        finally:
+            _quit_quietly(smtp)
         if refused:
             return Outcome("failed", "refused", json.dumps({k: str(v) for k, v in refused.items()}))
         return Outcome("sent", "delivered", str(message["Message-ID"]))
+
+
+def _quit_quietly(smtp: smtplib.SMTP) -> None:
+    """End the session; once the server has answered the message, a failing QUIT changes nothing."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def webhook_signature(secret: bytes, timestamp: int, body: bytes) -> str:

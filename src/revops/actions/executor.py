@@ -6,12 +6,15 @@ anywhere leaves at most one `pending` row per item without an outcome; the next 
 first: Stripe calls are repeated with the same idempotency key (Stripe replays the first response or
 performs the call once), webhooks are resent with the same event id (receivers dedupe), and email,
 which SMTP cannot dedupe, is never resent: it is closed as `skipped` / `outcome_unknown`.
+
+All of this happens per workspace under the workspace's lease (actions/lease.py), so executors whose
+runs overlap never act on the same workspace at once, and none settles another's attempt in flight.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +34,7 @@ from revops.actions.adapters import (
     StripeAdapter,
     WebhookAdapter,
 )
+from revops.actions.lease import Lease, LeaseLost, LeaseRefused, default_holder
 from revops.actions.policy import Policy, QueueItem, decide
 from revops.core.settings import Settings
 from revops.core.workspaces import WorkspaceRegistry
@@ -42,6 +46,9 @@ class ExecutionReport:
     run_id: str
     results: list[tuple[QueueItem, str, str]] = field(default_factory=list)
     """(item, status, reason) for every item looked at, reconciled ones included."""
+
+    skipped_workspaces: dict[str, str] = field(default_factory=dict)
+    """Workspace → why this run left it alone (another executor held its lease)."""
 
     def add(self, item: QueueItem, status: str, reason: str) -> None:
         self.results.append((item, status, reason))
@@ -75,19 +82,23 @@ def _record(
 def reconcile_pending(
     actions: log.WarehouseLog,
     adapters: ActionAdapters,
+    workspace_id: str,
+    lease: Lease,
     now: datetime,
     run_id: str,
     kill_switch: bool,
     report: ExecutionReport,
 ) -> None:
-    """Settle attempts a crashed run left `pending` (the side effect may or may not have happened)."""
-    for attempt in actions.latest_attempts().values():
+    """Settle attempts a crashed run left `pending` in the workspace (the side effect may or may not have
+    happened). Only the lease's holder does this: another executor's attempt in flight is pending too."""
+    for attempt in actions.latest_attempts([workspace_id]).values():
         if attempt.status != "pending":
             continue
         item = attempt.pending_item()
         if kill_switch:
             report.add(item, "pending", "kill_switch")
             continue
+        lease.renew()
         if item.action == "email":
             outcome = Outcome("skipped", "outcome_unknown", "the run died while sending; never resent")
         else:
@@ -105,22 +116,68 @@ def execute_queue(
     kill_switch: bool = False,
     actions: log.WarehouseLog | None = None,
 ) -> ExecutionReport:
-    """Carry out the due items; `actions` is the log read and written (default: the warehouse's)."""
+    """Carry out the due items; `actions` is the log read and written (default: the warehouse's).
+
+    Each workspace is worked on under its lease (actions/lease.py): a workspace another executor holds
+    is skipped whole — neither its queue nor its pending attempts are touched — and named in
+    `report.skipped_workspaces`."""
     actions = actions or log.WarehouseLog()
     report = ExecutionReport(run_id)
-    reconcile_pending(actions, adapters, now, run_id, kill_switch, report)
-    latest = actions.latest_attempts()
-    done_today = {ws: actions.done_on_day(policy, policy.local_day(now)) for ws, policy in policies.items()}
-    for item in sorted(items, key=lambda item: (item.workspace_id, item.due_at, item.idempotency_key)):
+    by_workspace: dict[str, list[QueueItem]] = defaultdict(list)
+    for item in items:
+        by_workspace[item.workspace_id].append(item)
+    holder = default_holder(run_id)
+    for workspace_id in sorted({*by_workspace, *actions.pending_workspaces()}):
+        lease = actions.lease(workspace_id, holder)
+        if isinstance(lease, LeaseRefused):
+            report.skipped_workspaces[workspace_id] = lease.describe()
+            continue
+        try:
+            reconcile_pending(actions, adapters, workspace_id, lease, now, run_id, kill_switch, report)
+            _execute_workspace(
+                by_workspace.get(workspace_id, []),
+                policies.get(workspace_id),
+                adapters,
+                lease,
+                now,
+                run_id,
+                kill_switch,
+                actions,
+                report,
+            )
+        except LeaseLost as lost:
+            report.skipped_workspaces[workspace_id] = f"stopped: {lost}"
+        finally:
+            lease.release()
+    return report
+
+
+def _execute_workspace(
+    items: list[QueueItem],
+    policy: Policy | None,
+    adapters: ActionAdapters,
+    lease: Lease,
+    now: datetime,
+    run_id: str,
+    kill_switch: bool,
+    actions: log.WarehouseLog,
+    report: ExecutionReport,
+) -> None:
+    """One workspace's due items, under its lease: the log is read after the lease was taken, so it
+    holds every attempt an earlier holder made."""
+    if not items:
+        return
+    latest = actions.latest_attempts([items[0].workspace_id])
+    done_today = actions.done_on_day(policy, policy.local_day(now)) if policy is not None else 0
+    for item in sorted(items, key=lambda item: (item.due_at, item.idempotency_key)):
         previous = latest.get(item.idempotency_key)
         if previous is not None and previous.status in (*log.TERMINAL_STATUSES, "pending"):
             continue
-        policy = policies.get(item.workspace_id)
-        decision = decide(item, policy, now, done_today.get(item.workspace_id, 0), kill_switch)
+        decision = decide(item, policy, now, done_today, kill_switch)
         if decision.verdict != "execute":
             if decision.reason == "dry_run":
                 # What a live run would have done counts against the cap, so the preview is faithful.
-                done_today[item.workspace_id] += 1
+                done_today += 1
             report.add(item, decision.verdict, decision.reason)
             if previous is None or (previous.status, previous.reason) != (decision.verdict, decision.reason):
                 _record(
@@ -133,6 +190,7 @@ def execute_queue(
                     now,
                 )
             continue
+        lease.renew()  # LeaseLost stops the workspace before any effect the lease no longer covers
         attempt_id = str(uuid.uuid4())
         actions.append(
             item,
@@ -144,7 +202,7 @@ def execute_queue(
             run_id=run_id,
             acted_at=now,
         )
-        done_today[item.workspace_id] += 1
+        done_today += 1
         try:
             outcome = adapters.for_action(item.action)(item, now)
         except Exception as exc:  # the effect may have happened: leave it pending for reconciliation
@@ -152,7 +210,6 @@ def execute_queue(
             continue
         _record(actions, item, attempt_id, outcome, True, run_id, now)
         report.add(item, outcome.status, outcome.reason)
-    return report
 
 
 def preview_queue(

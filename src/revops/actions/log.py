@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from revops.actions import lease as leases
 from revops.actions.policy import Policy, QueueItem, policy_rows
 from revops.core.ddl import warehouse_dialect
+from revops.core.settings import get_settings
 from revops.core.warehouse import connect
 from revops.pipelines.dunning import ACTIONS_TABLE, POLICIES_TABLE
 from revops.pipelines.loading import RAW_DATABASE
@@ -121,11 +123,32 @@ def done_on_day(policy: Policy, day: str) -> int:
         return int(client.command(sql, parameters=parameters))
 
 
-class WarehouseLog:
-    """The log as the executor reads and writes it: `raw.dunning_actions`."""
+def pending_workspaces() -> list[str]:
+    """Workspaces with an attempt whose latest row is `pending` (in flight, or left by a crashed run)."""
+    sql = f"""
+        SELECT DISTINCT workspace_id FROM (
+            SELECT workspace_id, argMax(status, recorded_at) AS latest_status
+            FROM {RAW_DATABASE}.{ACTIONS_TABLE}
+            GROUP BY workspace_id, idempotency_key
+        )
+        WHERE latest_status = 'pending'
+        ORDER BY workspace_id
+    """
+    with connect() as client:
+        return [row[0] for row in client.query(sql).result_rows]
 
-    def latest_attempts(self) -> dict[str, Attempt]:
-        return latest_attempts()
+
+class WarehouseLog:
+    """The log as the executor reads and writes it: `raw.dunning_actions`, and the workspaces' leases."""
+
+    def latest_attempts(self, workspace_ids: Sequence[str] | None = None) -> dict[str, Attempt]:
+        return latest_attempts(workspace_ids)
+
+    def pending_workspaces(self) -> list[str]:
+        return pending_workspaces()
+
+    def lease(self, workspace_id: str, holder: str) -> leases.Lease | leases.LeaseRefused:
+        return leases.acquire(workspace_id, holder, get_settings().dunning_lease_ttl_s)
 
     def done_on_day(self, policy: Policy, day: str) -> int:
         return done_on_day(policy, day)
@@ -141,9 +164,11 @@ class DryRunLog(WarehouseLog):
 
     rows: list[tuple[QueueItem, dict[str, Any]]] = field(default_factory=list)
 
-    def latest_attempts(self) -> dict[str, Attempt]:
-        latest = super().latest_attempts()
+    def latest_attempts(self, workspace_ids: Sequence[str] | None = None) -> dict[str, Attempt]:
+        latest = super().latest_attempts(workspace_ids)
         for item, row in self.rows:
+            if workspace_ids is not None and item.workspace_id not in workspace_ids:
+                continue
             latest[item.idempotency_key] = Attempt(
                 item.idempotency_key,
                 row["attempt_id"],
@@ -164,6 +189,9 @@ class DryRunLog(WarehouseLog):
             and policy.local_day(row["acted_at"]) == day
         }
         return super().done_on_day(policy, day) + len(counted)
+
+    def lease(self, workspace_id: str, holder: str) -> leases.Lease | leases.LeaseRefused:
+        return leases.PreviewLease()
 
     def append(self, item: QueueItem, **row: Any) -> None:
         self.rows.append((item, row))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -149,10 +149,24 @@ def list_keys(client: Client, workspace_id: str | None = None) -> list[ApiKey]:
 
 
 def create_key(
-    client: Client, workspace_id: str, scopes: Sequence[Scope], *, name: str = "", mode: Mode = "live"
+    client: Client,
+    workspace_id: str,
+    scopes: Sequence[Scope],
+    *,
+    name: str = "",
+    mode: Mode = "live",
+    known_workspaces: Collection[str] | None = None,
 ) -> CreatedKey:
+    """A new key; with `known_workspaces`, only for one of them (a typo must not mint a key that reads
+    nothing, or a workspace that appears later)."""
     if not re.match(WORKSPACE_ID_PATTERN, workspace_id):
         raise ApiKeyError(f"invalid workspace id {workspace_id!r}: expected {WORKSPACE_ID_PATTERN}")
+    if known_workspaces is not None and workspace_id not in known_workspaces:
+        if known_workspaces:
+            known = f"known workspaces are {', '.join(sorted(known_workspaces))}"
+        else:
+            known = "no workspace is known yet (none in the workspace registry, none loaded in the warehouse)"
+        raise ApiKeyError(f"unknown workspace {workspace_id!r}: {known}")
     if not scopes:
         raise ApiKeyError("a key needs at least one scope: " + ", ".join(scope.value for scope in Scope))
     secret = f"rk_{mode}_" + "".join(secrets.choice(_ALPHABET) for _ in range(32))

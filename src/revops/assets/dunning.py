@@ -83,6 +83,9 @@ def carry_out_dunning_queue(
         report = execute_queue(items, policies, adapters, targets.now, context.run_id, dunning.kill_switch)
     for (workspace, status, reason), count in sorted(report.counts().items()):
         context.log.info(f"{workspace}: {count} {status} ({reason})")
+    for workspace, why in sorted(report.skipped_workspaces.items()):
+        # Another executor (an overlapping run, `revops demo`, a crashed run's unexpired lease) has it.
+        context.log.warning(f"{workspace}: not acted on by this run: {why}")
 
 
 @job(name=DUNNING_JOB_NAME, description="Carry out the dunning queue (dry run until a workspace goes live).")

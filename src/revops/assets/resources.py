@@ -59,6 +59,11 @@ class ProviderAccountsResource(ConfigurableResource):
     def now(self) -> datetime:
         """The providers' current instant (UTC): what "now" means for their data."""
 
+    def workspace_ids(self) -> list[str]:
+        """The workspaces' ids, without reaching any provider where the plug-in can (a cheap question)."""
+        with self.open_registry() as registry:
+            return registry.ids()
+
 
 class RegistryProviders(ProviderAccountsResource):
     """Production: the workspaces of the registry file, at the wall clock; secrets from env or dlt."""
@@ -88,6 +93,9 @@ class RegistryProviders(ProviderAccountsResource):
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def workspace_ids(self) -> list[str]:
+        return self.registry().ids()
 
 
 def providers_from(settings: Settings) -> ProviderAccountsResource:

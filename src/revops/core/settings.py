@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "dunning" / "policies", description="One dunning policy file per workspace."
     )
     dunning_kill_switch: bool = Field(default=False, description="Stop every dunning action, live or not.")
+    dunning_lease_ttl_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a dunning executor's lease on a workspace lasts past its last renewal (it "
+        "renews before every action): a crashed executor's workspace is acted on again after this.",
+    )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server dunning email is sent through.")
     smtp_port: int = 25
     smtp_username: str | None = None
