@@ -15,7 +15,7 @@ import pytest
 from dagster import DagsterInstance
 
 from revops.assets.definitions import build_definitions
-from revops.assets.ingestion import raw_asset_key
+from revops.assets.ingestion import SYNC_CHECK, raw_asset_key
 from revops.assets.resources import ActionTargets, ProviderAccountsResource
 from revops.core.paths import DBT_PROJECT_DIR, REPO_ROOT
 from revops.core.settings import Settings
@@ -158,8 +158,10 @@ def test_a_source_added_through_the_registry_gets_its_loader_assets_and_quality_
     result = defs.resolve_job_def("load_crm").execute_in_process(instance=instance)
     assert result.success
     assert {m.asset_key for m in result.asset_materializations_for_node("crm_raw")} == {key}
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert (evaluation.asset_key, evaluation.check_name, evaluation.passed) == (key, "expectations", True)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"expectations", SYNC_CHECK}
+    assert all(e.asset_key == key and e.passed for e in evaluations.values())
+    evaluation = evaluations["expectations"]
     assert evaluation.metadata["rows_validated"].value == 3
     rows = query(f"SELECT id, arr_amount FROM raw.{CRM_TABLE} FINAL ORDER BY id")
     assert rows == [{"id": f"crm_{n}", "arr_amount": 1200_00 * (n + 1)} for n in range(3)]
