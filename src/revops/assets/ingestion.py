@@ -77,12 +77,16 @@ def sync_check_specs(source: SourceSpec) -> list[AssetCheckSpec]:
     ]
 
 
-def sync_check_results(source: SourceSpec, loads: Sequence[WorkspaceLoad]) -> Iterator[AssetCheckResult]:
+def sync_check_results(
+    source: SourceSpec, loads: Sequence[WorkspaceLoad], connections: dict[str, MetadataValue]
+) -> Iterator[AssetCheckResult]:
+    """The sync check on each of the source's tables: the failed workspaces and their errors, beside
+    the connection metadata the materializations carry (`connection_metadata`)."""
     failed = sorted((loaded for loaded in loads if not loaded.ok), key=lambda loaded: loaded.workspace_id)
     metadata = {
         "failed_workspaces": MetadataValue.json([loaded.workspace_id for loaded in failed]),
         "errors": MetadataValue.json({loaded.workspace_id: loaded.error for loaded in failed}),
-        "needs_reauth": MetadataValue.json([loaded.workspace_id for loaded in failed if loaded.needs_reauth]),
+        **connections,
     }
     for table in source.tables:
         yield AssetCheckResult(
@@ -132,7 +136,7 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
         # Validated in this step, before dbt: what fails a blocking expectation is quarantined and
         # so excluded from this run's models.
         yield from expectation_check_results(declared_rules([source]).values())
-        yield from sync_check_results(source, loads)
+        yield from sync_check_results(source, loads, connections)
         for loaded in loads:
             rows = sum(loaded.rows_by_table.values())
             context.log.info(f"{source.name} {loaded.workspace_id}: {rows} rows in {loaded.elapsed_s:.1f}s")
