@@ -26,11 +26,11 @@ run: setup
 	REVOPS_PROVIDERS=$(REVOPS_PROVIDERS) $(BIN)/revops run
 
 # Two workers, each test module on one (so its module fixtures are built once): the suite is mostly
-# CPU-bound single-process work (dbt, simulated providers, chDB). `--dist loadgroup` would keep the
-# shared simulated warehouse on one worker too, but pytest-xdist 3.8 cannot set its groups under
-# pytest 9 (it writes Item._nodeid, which pytest 9 no longer reads).
+# CPU-bound single-process work (dbt, simulated providers, chDB). Modules in collection order, which
+# tests/conftest.py starts with the slow end-to-end ones (xdist would otherwise start the modules
+# with the most tests first and the longest last); the shared simulated warehouse is built once.
 test: setup lint
-	$(BIN)/pytest -n 2 --dist loadfile --durations=15
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 # Style, and the package dependency directions docs/architecture.md draws (import-linter, pyproject.toml).
 lint: setup

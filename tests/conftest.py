@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from dagster import Definitions
+from filelock import FileLock
 
 from revops.assets.definitions import build_definitions
 from revops.core.settings import Settings, get_settings
@@ -22,6 +24,14 @@ from tests.support import isolated_warehouse, load_simulated, run_dbt
 SIMULATED_SEED = 7
 SIMULATED_AS_OF = date(2026, 11, 1)
 SIMULATED_SCALE = 0.25
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow (end-to-end) tests first, the rest in collection order: with `--dist
+    loadfile --no-loadscope-reorder` (the Makefile) the longest modules start at once, on both
+    workers, instead of last, so the two workers finish together."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 @pytest.fixture
@@ -62,14 +72,30 @@ class SimulatedWarehouse:
         return isolated_warehouse(self.home)
 
 
-@pytest.fixture(scope="session")
-def simulated_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SimulatedWarehouse:
-    """Built once per session and shared: tests only read it. Never advance its world."""
-    home = tmp_path_factory.mktemp("simulated_warehouse")
-    world = World(seed=SIMULATED_SEED, as_of=SIMULATED_AS_OF, scale=SIMULATED_SCALE)
+def _build_simulated_warehouse(home: Path, world: World) -> None:
     with isolated_warehouse(home):
         with SimulatorServer(world, faults=Faults()) as server:
             load_simulated(world, server)
         ensure_raw_tables()
         run_dbt(home, "build").assert_ok()
+
+
+@pytest.fixture(scope="session")
+def simulated_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> SimulatedWarehouse:
+    """Shared by every test of the session: tests only read it. Never advance its world.
+
+    Under pytest-xdist the first worker that needs it builds it (the others wait on a file lock) and
+    each worker reads its own copy: the embedded warehouse is opened by one process at a time, and
+    its directory holds only relative paths, so a copy is the same warehouse."""
+    world = World(seed=SIMULATED_SEED, as_of=SIMULATED_AS_OF, scale=SIMULATED_SCALE)
+    home = tmp_path_factory.mktemp("simulated_warehouse")
+    if worker_id == "master":
+        _build_simulated_warehouse(home, world)
+        return SimulatedWarehouse(home, world)
+    shared = tmp_path_factory.getbasetemp().parent / "simulated_warehouse"  # one per test session
+    with FileLock(f"{shared}.lock"):
+        if not (shared / ".built").exists():
+            _build_simulated_warehouse(shared, world)
+            (shared / ".built").touch()
+    shutil.copytree(shared, home, symlinks=True, dirs_exist_ok=True)
     return SimulatedWarehouse(home, world)

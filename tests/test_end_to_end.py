@@ -51,15 +51,20 @@ def _tool(name: str) -> str:
 
 
 # `make run` simulates up to today at the default scale. A fixed day a year into the simulated
-# history keeps this test deterministic while every object type exists in both workspaces
-# (disputes are about 0.5% of charges).
+# history keeps this test deterministic, and the session warehouse's scale keeps it quick, while
+# every object type exists in both workspaces (disputes are about 0.5% of charges).
 DEMO_AS_OF = date(2026, 11, 1)
+DEMO_SCALE = 0.25
 
 
 def _env(home: Path) -> dict[str, str]:
-    """`make run`'s environment, on a fixed simulator date."""
+    """`make run`'s environment, on a fixed simulator date and scale."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REVOPS_", "DAGSTER_HOME"))}
-    return env | {"REVOPS_HOME": str(home), "REVOPS_SIM_AS_OF": DEMO_AS_OF.isoformat()}
+    return env | {
+        "REVOPS_HOME": str(home),
+        "REVOPS_SIM_AS_OF": DEMO_AS_OF.isoformat(),
+        "REVOPS_SIM_SCALE": str(DEMO_SCALE),
+    }
 
 
 @contextmanager

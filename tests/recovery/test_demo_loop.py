@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from revops.core.settings import get_settings
@@ -15,6 +16,8 @@ from revops_simulator.actions import ActionLog, action_log_path
 from revops_simulator.demo import run_demo
 from revops_simulator.settings import SimulatorSettings
 from tests.support import isolated_warehouse, query
+
+pytestmark = pytest.mark.slow
 
 SEED, SCALE = 7, 0.25
 END = date(2026, 10, 20)

@@ -39,7 +39,8 @@ DAILY_MODELS = (
     "int_usage__meter_day",
     *WINDOWS,
 )
-"""The day-partitioned usage models and the window marts: everything usage that needs no Stripe data."""
+"""The usage models that hold days, the window marts and the staging they read: everything usage that
+needs no Stripe data."""
 
 # A smaller world of its own for the late-events test, which moves its clock.
 LATE_SEED = 11

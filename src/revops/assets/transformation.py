@@ -140,7 +140,8 @@ def with_warehouse_metadata(context: AssetExecutionContext, events: Iterator[Any
         if isinstance(event, Output | AssetMaterialization)
     }
     extra: dict[AssetKey, dict[str, Any]] = {}
-    if keys:
+    # After a failure the dbt process may still hold the embedded warehouse: report dbt's own error.
+    if keys and failure is None:
         with connect() as client:
             tables = table_metadata(client, keys)
             kpis = kpi_metadata(client, keys)

@@ -1,17 +1,21 @@
-"""Usage metering assets: the day-partitioned dbt models of usage, the job that recomputes days, and
-the sensor that finds which days need it.
+"""Usage metering assets: the day-partitioned dbt models of usage, the billing-period models over
+them, the job that recomputes days, and the sensor that finds which days need it.
 
 Usage aggregates are partitioned by event day. Loading (`raw/usage_events`, in the ingestion
-multi-asset) lands deliveries whenever they come, late ones included; a day is then recomputed from
-its deduplicated events only if events were loaded for it since it was last computed
+multi-asset) lands deliveries whenever they come, late ones included, and the main job builds usage
+staging (a view over the raw events, the meters); a day is then recomputed from its deduplicated
+events only if events were loaded for it since it was last computed
 (`pipelines.usage.partitions.stale_days`). Each run covers one range of consecutive stale days in a
 single dbt invocation (`BackfillPolicy.single_run`), and recomputing a day replaces its partitions,
 so a day processed twice holds the same rows.
 
-Every usage model is here (dbt tag `usage_daily`), the marts too: per hour, day and month they are
-partitioned like the states and recomputed with them; per billing period a table rebuilt whole by
-each run from the day states and Stripe's staging models (and views over it), so the main job (which
-loads usage and builds Stripe's models) never depends on this one and runs first.
+The usage job's models carry the dbt tag `usage_daily`. Those that hold days (incremental,
+`insert_overwrite` by day: the states and the hour, day and month marts) are day-partitioned assets;
+the billing-period models (a table rebuilt whole from the day states and Stripe's staging models, and
+views over it) are unpartitioned assets of the same job, built once per run after the days. Only
+what holds days is partitioned, so the UI shows days where there are days, and a first run over a
+year records a materialization per day for 8 models instead of 14 (Dagster writes them one by one).
+The main job (which loads usage and builds Stripe's models) never depends on this job and runs first.
 """
 
 import json
@@ -47,11 +51,15 @@ USAGE_START_DATE = "2025-11-01"
 usage_partitions = DailyPartitionsDefinition(start_date=USAGE_START_DATE, end_offset=1)
 
 
+DAY_PARTITIONED = "config.materialized:incremental"
+"""dbt selector of the usage models that hold days (incremental, replaced day by day)."""
+
+
 @dbt_assets(
     manifest=revops_dbt_project.manifest_path,
     project=revops_dbt_project,
     dagster_dbt_translator=RevopsDbtTranslator(),
-    select=f"tag:{USAGE_DAILY_TAG}",
+    select=f"tag:{USAGE_DAILY_TAG},{DAY_PARTITIONED}",
     partitions_def=usage_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     name="usage_daily_models",
@@ -69,13 +77,26 @@ def usage_daily_models(context: AssetExecutionContext, dbt: DbtCliResource) -> I
     )
 
 
-usage_daily_selection = AssetSelection.assets(usage_daily_models)
+@dbt_assets(
+    manifest=revops_dbt_project.manifest_path,
+    project=revops_dbt_project,
+    dagster_dbt_translator=RevopsDbtTranslator(),
+    select=f"tag:{USAGE_DAILY_TAG}",
+    exclude=DAY_PARTITIONED,
+    name="usage_period_models",
+)
+def usage_period_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    yield from with_warehouse_metadata(context, dbt.cli(["build"], context=context).stream())
+
+
+usage_job_selection = AssetSelection.assets(usage_daily_models, usage_period_models)
 
 usage_daily_job = define_asset_job(
     USAGE_JOB_NAME,
-    selection=usage_daily_selection,
+    selection=usage_job_selection,
     partitions_def=usage_partitions,
-    description="Recompute the usage aggregates (deduplicated events; minute, hour, day states) of days.",
+    description="Recompute the usage aggregates (deduplicated events; minute, hour, day states) of days, "
+    "then the billing periods over them.",
 )
 
 
@@ -102,4 +123,6 @@ def stale_usage_days(context: SensorEvaluationContext) -> Iterator[RunRequest | 
     yield from requests
 
 
-defs = Definitions(assets=[usage_daily_models], jobs=[usage_daily_job], sensors=[stale_usage_days])
+defs = Definitions(
+    assets=[usage_daily_models, usage_period_models], jobs=[usage_daily_job], sensors=[stale_usage_days]
+)

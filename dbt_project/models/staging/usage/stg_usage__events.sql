@@ -1,4 +1,4 @@
-{{ config(materialized='view', tags=['usage_daily']) }}
+{{ config(materialized='view') }}
 
 -- A view: the deduplicated, day-partitioned copy is int_usage__events_deduplicated, which reads
 -- only the days it recomputes from here. Every usage model is tagged usage_daily: they run in

@@ -1,4 +1,4 @@
-{{ config(order_by=['workspace_id', 'meter_slug'], tags=['usage_daily']) }}
+{{ config(order_by=['workspace_id', 'meter_slug']) }}
 
 with
 
