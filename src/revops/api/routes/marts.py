@@ -94,6 +94,28 @@ def _variants_extension(variants: Variants) -> dict[str, Any]:
     }
 
 
+FRESHNESS_HEADERS = {
+    "X-Data-As-Of": {
+        "description": "How current the workspace's data in this mart is (RFC 3339, UTC): the oldest last "
+        "successful sync among the providers the mart reads. Absent when none of them is connected for "
+        "the workspace.",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "X-Data-Stale": {
+        "description": "`true` when a provider the mart reads failed its latest sync for the workspace, "
+        "never synced, or last synced a day before the build: the rows are older than the other "
+        "workspaces'.",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+    "X-Data-Stale-Providers": {
+        "description": "When stale, the providers that make it so, comma-separated (`stripe,plaid`); see "
+        "`/v1/connections` for their errors.",
+        "schema": {"type": "string"},
+    },
+}
+"""The headers on every data response (marts.dim_data_freshness, read with the page)."""
+
+
 def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
     QueryModel = _query_model(endpoint)
     PageModel = _page_model(endpoint)
@@ -132,10 +154,11 @@ def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
             # Validated against the response model and serialized by pydantic in one pass (FastAPI's
             # own path converts to JSON-able objects first, at several times the cost per page).
             body = PageModel(data=page.rows, has_more=page.has_more, next_cursor=page.next_cursor)
-            rendered = RenderedPage(body.model_dump_json().encode(), len(page.rows))
+            freshness = tuple(page.freshness.headers().items())
+            rendered = RenderedPage(body.model_dump_json().encode(), len(page.rows), freshness)
             services.pages.put(page.session, query.cache_key, rendered)
         request.state.rows = rendered.rows
-        return Response(rendered.body, media_type="application/json")
+        return Response(rendered.body, media_type="application/json", headers=dict(rendered.headers))
 
     router.add_api_route(
         endpoint.path,
@@ -144,7 +167,7 @@ def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
         response_model=PageModel,
         summary=endpoint.summary,
         description=endpoint.description or None,
-        responses=ERROR_RESPONSES,
+        responses={200: {"headers": FRESHNESS_HEADERS}, **ERROR_RESPONSES},
         tags=[endpoint.path.strip("/").split("/")[0]],
         operation_id="list_" + endpoint.path.strip("/").replace("/", "_").replace("-", "_"),
         openapi_extra={
