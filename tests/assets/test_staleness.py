@@ -24,12 +24,14 @@ from dagster import (
     define_asset_job,
 )
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from revops.api.main import create_app
 from revops.assets.definitions import build_definitions
 from revops.assets.freshness import FRESHNESS_CHECK
 from revops.assets.ingestion import raw_asset_key
 from revops.assets.transformation import cautious_dbt_selection, dbt_build_run_config
+from revops.cli.main import app
 from revops.core.settings import Settings
 from revops.pipelines.sources import STRIPE
 from revops_simulator import Faults, SimulatorServer, World
@@ -164,3 +166,15 @@ def test_a_failed_source_leaves_its_workspace_stale_and_the_other_rebuilt_to_the
             assert "x-data-stale-providers" not in globex_page
             assert datetime.fromisoformat(globex_page["x-data-as-of"]) == globex_synced
         assert headers("acme", "/v1/connections")["x-data-stale"] == "false"
+
+    # `revops status`: per workspace, the as-of of its marts and the stale ones.
+    status = CliRunner().invoke(app, ["status"], terminal_width=250)
+    assert status.exit_code == 0, status.output
+    section = status.output.split("Data freshness")[1].splitlines()[2:]
+    listed = {line.split()[0]: line.split()[1:] for line in section if line.strip()}
+    assert set(listed) == {"acme", "globex"}
+    assert listed["acme"][:4] == [f"{acme_synced:%Y-%m-%d}", f"{acme_synced:%H:%M:%S}", "stale", "stripe"]
+    stale_marts = set(" ".join(listed["acme"][4:]).split(", "))
+    assert {"dim_workspace_modes", "fct_failed_payment_episodes"} <= stale_marts
+    assert "dim_connections" not in stale_marts
+    assert listed["globex"] == [f"{globex_synced:%Y-%m-%d}", f"{globex_synced:%H:%M:%S}", "current"]
