@@ -32,6 +32,7 @@ from revops.assets.freshness import FRESHNESS_CHECK
 from revops.assets.ingestion import raw_asset_key
 from revops.assets.transformation import cautious_dbt_selection, dbt_build_run_config
 from revops.cli.main import app
+from revops.cli.running import run_outcome
 from revops.core.settings import Settings
 from revops.pipelines.sources import STRIPE
 from revops_simulator import Faults, SimulatorServer, World
@@ -54,7 +55,14 @@ def _stripe_ids(world: World, workspace_id: str) -> set[tuple[str, str]]:
     return {(resource, item["id"]) for resource in MODE_OBJECTS for item in truth.objects[resource]}
 
 
-def _run_day(server: SimulatorServer, registry: Path, acme_key: str, globex_key: str, day: date) -> Any:
+def _run_day(
+    instance: DagsterInstance,
+    server: SimulatorServer,
+    registry: Path,
+    acme_key: str,
+    globex_key: str,
+    day: date,
+) -> Any:
     """Load Stripe for both workspaces and build the marts under test, pinned to the day's end."""
     registry.write_text(_registry(server, acme_key, globex_key))
     defs = build_definitions(Settings(providers="registry", workspaces_file=registry))
@@ -66,7 +74,7 @@ def _run_day(server: SimulatorServer, registry: Path, acme_key: str, globex_key:
     job = define_asset_job("stale_day", selection=selection)
     resolved = Definitions.merge(defs, Definitions(jobs=[job])).resolve_job_def("stale_day")
     return resolved.execute_in_process(
-        instance=DagsterInstance.ephemeral(),
+        instance=instance,
         run_config=dbt_build_run_config(f"{day:%Y-%m-%d} 23:59:59"),
         raise_on_error=False,
     )
@@ -92,8 +100,9 @@ def test_a_failed_source_leaves_its_workspace_stale_and_the_other_rebuilt_to_the
     world = World(seed=7, as_of=DAY_1, scale=0.1)
     acme, globex = world.workspaces[0], world.workspaces[1]
     registry = tmp_path / "workspaces.toml"
+    instance = DagsterInstance.ephemeral()
     with SimulatorServer(world, faults=Faults()) as server:
-        first = _run_day(server, registry, acme.stripe_api_key, globex.stripe_api_key, DAY_1)
+        first = _run_day(instance, server, registry, acme.stripe_api_key, globex.stripe_api_key, DAY_1)
         assert first.success
         day_1_ids = {ws.id: _stripe_ids(world, ws.id) for ws in (acme, globex)}
         acme_synced = _last_success("acme")
@@ -102,7 +111,7 @@ def test_a_failed_source_leaves_its_workspace_stale_and_the_other_rebuilt_to_the
         assert query("SELECT count() AS n FROM marts.dim_data_freshness WHERE is_stale")[0]["n"] == 0
 
         world.advance_to(DAY_2)
-        second = _run_day(server, registry, "sk_test_revoked", globex.stripe_api_key, DAY_2)
+        second = _run_day(instance, server, registry, "sk_test_revoked", globex.stripe_api_key, DAY_2)
         # The warehouse keeps what a later listing no longer shows (deleted customers, events past
         # Stripe's 30 days): globex's objects are those listed on either day.
         day_2_globex = len(day_1_ids["globex"] | _stripe_ids(world, globex.id))
@@ -146,6 +155,11 @@ def test_a_failed_source_leaves_its_workspace_stale_and_the_other_rebuilt_to_the
         assert datetime.fromisoformat(as_of["acme"]) == acme_synced
         assert datetime.fromisoformat(as_of["globex"]) == globex_synced
     assert checks[CONNECTIONS].passed
+    # `revops run` names the stale workspace once, with its marts, beside acme's load error.
+    outcome = run_outcome(instance, [second.run_id], second.success, 0.0)
+    assert set(outcome.stale_marts) == {"acme"}
+    assert {"dim_workspace_modes", "fct_failed_payment_episodes"} == set(outcome.stale_marts["acme"])
+    assert not outcome.success and not any(FRESHNESS_CHECK in check for check in outcome.failed_checks)
 
     # The API: every data response says how current it is, per key's workspace.
     secrets, lookup = memory_keys(("acme", None), ("globex", None))
