@@ -15,6 +15,7 @@ from pathlib import Path
 from dagster import AssetCheckSeverity, AssetKey
 
 from revops.assets.freshness import FRESHNESS_MART, checked_marts, freshness_results
+from revops.pipelines.runner import ensure_raw_tables
 from tests.support import isolated_warehouse, run_dbt
 
 PAIR = re.compile(r"\('(marts\.[a-z0-9_]+)', \[([^\]]*)\]\)")
@@ -66,6 +67,22 @@ def test_the_freshness_lineage_is_every_marts_provider_sources(tmp_path: Path) -
     checked = {".".join(key.path) for key in checked_marts()}
     assert FRESHNESS_MART not in checked_marts() and checked <= set(expected)
     assert "marts.fct_mrr_daily" in checked and "marts.agg_usage_daily" not in checked
+
+
+STALENESS_RULE_TEST = (
+    "unit_test.revops.dim_data_freshness.dim_data_freshness_stale_by_failure_age_or_never_synced"
+)
+
+
+def test_the_staleness_rule_holds_on_hand_built_connections(tmp_path: Path) -> None:
+    """The dbt unit test of the rule (models/marts/workspaces/_workspaces__unit_tests.yml) passes, run
+    with the build of the model and what it reads."""
+    with isolated_warehouse(tmp_path):
+        ensure_raw_tables()
+        run = run_dbt(tmp_path, "build", "--select", "+dim_data_freshness")
+    statuses = {result["unique_id"]: result["status"] for result in run.results}
+    assert statuses.get(STALENESS_RULE_TEST) == "pass", run.output
+    assert run.returncode == 0, run.output
 
 
 def test_a_freshness_check_fails_for_the_stale_workspace_only() -> None:

@@ -6,8 +6,8 @@
 -- make a mart built before it newer.
 --
 -- A mart is stale for a workspace when one of those providers' latest attempt failed, none ever
--- succeeded, or its last success is from a day before the build's as-of day (`build_as_of()`): the
--- mart was rebuilt, but over that provider's older data. A mart reading no provider (dim_connections,
+-- succeeded, or its last success is from a day before the build's as-of day (`build_as_of()`, today
+-- at the latest): the mart was rebuilt, but over that provider's older data. A mart reading no provider (dim_connections,
 -- a view over the load log) is current to the workspace's latest attempt and never stale.
 
 {%- set lineage = mart_provider_lineage(exclude=[this.name]) %}
@@ -34,6 +34,14 @@ connections as (
 
 ),
 
+-- The build's day, today at the latest: a simulated build ahead of the wall clock cannot have synced
+-- on its own day, which makes nothing stale.
+as_of_day as (
+
+    select toDate(least({{ build_as_of() }}, now64(3, 'UTC'))) as as_of_day
+
+),
+
 mart_providers as (
 
     select mart, arrayJoin(providers) as provider from lineage
@@ -54,11 +62,12 @@ provider_marts as (
                 connections.provider,
                 not connections.last_attempt_succeeded
                 or connections.last_success_at is null
-                or toDate(assumeNotNull(connections.last_success_at)) < toDate({{ build_as_of() }})
+                or toDate(assumeNotNull(connections.last_success_at)) < as_of_day
             )
         ) as stale_providers
     from mart_providers
     inner join connections on mart_providers.provider = connections.provider
+    cross join as_of_day
     group by workspace_id, mart
 
 ),
