@@ -500,21 +500,29 @@ class Page:
     next_cursor: str | None
     session: Hashable | None
     """The embedded warehouse session it was read in (`WarehousePool.session_generation`)."""
-    freshness: Freshness = UNKNOWN_FRESHNESS
-    """How current its rows are, read in the same lease."""
+    freshness: Freshness | None = None
+    """How current its rows are, read in the same lease; None when the caller already knew it."""
 
     @property
     def has_more(self) -> bool:
         return self.next_cursor is not None
 
 
-def fetch_page(pool: WarehousePool, endpoint: MartEndpoint, request: PageRequest, query: TenantQuery) -> Page:
-    """Reads one page of `query` (built by `page_query` for `request`) from the warehouse, so it may
-    block: the only place the API runs a query."""
+def fetch_page(
+    pool: WarehousePool,
+    endpoint: MartEndpoint,
+    request: PageRequest,
+    query: TenantQuery,
+    freshness_known_in: Hashable | None = None,
+) -> Page:
+    """Reads one page of `query` (built by `page_query` for `request`) from the warehouse, and its
+    freshness (`freshness_query`) unless the caller knows it from this same warehouse session
+    (`freshness_known_in`), so it may block: the only place the API runs a query."""
     with pool.lease() as client:
         session = pool.session_generation  # cannot end while a client is leased
         rows = list(client.query(query.sql, parameters=query.parameters).named_results())
-        freshness = read_freshness(client, query)
+        known = freshness_known_in is not None and freshness_known_in == session
+        freshness = None if known else read_freshness(client, query)
     if len(rows) <= request.limit:
         return Page(rows, None, session, freshness)
     rows = rows[: request.limit]

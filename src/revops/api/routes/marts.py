@@ -147,15 +147,24 @@ def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
                     "one has finished",
                     headers={"Retry-After": "1"},
                 )
+            # The freshness of (workspace, mart) is cached like a page: exact for the warehouse session.
+            freshness_key = ("freshness", query.workspace_id, query.table)
+            generation = services.pool.session_generation
+            known = services.pages.get(generation, freshness_key)
             try:
-                page = await run_in_threadpool(fetch_page, services.pool, endpoint, wanted, query)
+                page = await run_in_threadpool(
+                    fetch_page, services.pool, endpoint, wanted, query, generation if known else None
+                )
             finally:
                 services.concurrency.release(key.key_id)
             # Validated against the response model and serialized by pydantic in one pass (FastAPI's
             # own path converts to JSON-able objects first, at several times the cost per page).
             body = PageModel(data=page.rows, has_more=page.has_more, next_cursor=page.next_cursor)
-            freshness = tuple(page.freshness.headers().items())
-            rendered = RenderedPage(body.model_dump_json().encode(), len(page.rows), freshness)
+            if page.freshness is not None:
+                known = RenderedPage(b"", 0, tuple(page.freshness.headers().items()))
+                services.pages.put(page.session, freshness_key, known)
+            headers = known.headers if known is not None else ()
+            rendered = RenderedPage(body.model_dump_json().encode(), len(page.rows), headers)
             services.pages.put(page.session, query.cache_key, rendered)
         request.state.rows = rendered.rows
         return Response(rendered.body, media_type="application/json", headers=dict(rendered.headers))
