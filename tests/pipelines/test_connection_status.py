@@ -109,7 +109,8 @@ def _status_connections(output: str) -> dict[tuple[str, str], list[str]]:
     start = next(i for i, line in enumerate(lines) if line.startswith("Connections"))
     header, *rows = lines[start + 1 :]
     assert header.split()[:3] == ["Workspace", "Provider", "State"]
-    cells = [re.split(r"\s{2,}", row.strip()) for row in rows if row.strip()]
+    rows = rows[: rows.index("")] if "" in rows else rows  # the section ends at the blank line
+    cells = [re.split(r"\s{2,}", row.strip()) for row in rows]
     return {(row[0], row[1]): row for row in cells}
 
 

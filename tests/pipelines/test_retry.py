@@ -9,11 +9,13 @@ from typing import Any
 import httpx
 import pytest
 import requests
+import stripe
 from requests.adapters import BaseAdapter
 
 from revops.pipelines import retry
 from revops.pipelines.errors import SourceError
 from revops.pipelines.retry import BACKOFF_BASE_S, RetryingSession, parse_retry_after, retry_delay
+from revops.pipelines.stripe.helpers import StripeApi
 from revops.pipelines.usage.helpers import EventFeed, UsageSourceError
 
 
@@ -51,6 +53,26 @@ def test_a_429_storm_with_retry_after_0_backs_off(monkeypatch: pytest.MonkeyPatc
     assert len(slept) == 7
     assert all(delay >= _floor(attempt) for attempt, delay in enumerate(slept, start=1))
     assert sum(slept) > 15
+
+
+def test_stripe_backs_off_at_least_the_floor_under_a_short_retry_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stripe's 429s keep the floor too, for a `Retry-After` shorter than the backoff (not only 0)."""
+    slept: list[float] = []
+    monkeypatch.setattr("revops.pipelines.stripe.helpers.time.sleep", slept.append)
+    api = StripeApi("acme", "sk_test_x", "http://127.0.0.1:1")
+    api._account_limiter = retry.RateLimiter(1e9)  # pacing is not what is measured here
+
+    def storm(*args: Any, **kwargs: Any) -> Any:
+        raise stripe.RateLimitError("rate limited", http_status=429, headers={"retry-after": "0.01"})
+
+    monkeypatch.setattr(api, "_limiter_for", lambda path: retry.RateLimiter(1e9))
+    monkeypatch.setattr(api._client, "raw_request", storm)
+    with pytest.raises(SourceError, match="after 8 attempts"):
+        api.get("/v1/customers")
+    assert len(slept) == 7
+    assert all(delay >= _floor(attempt) for attempt, delay in enumerate(slept, start=1))
 
 
 class _Scripted(BaseAdapter):

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RenderedPage:
-    """A page's response body."""
+    """A page's response body, and the headers that say how current it is (`Freshness.headers`)."""
 
     body: bytes
     rows: int
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class PageCache:

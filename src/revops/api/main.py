@@ -49,6 +49,11 @@ same filters) for the next one; `limit` is at most 500.
 **Errors** are `{"error": {"type", "code", "message", "param"}}` with status 400, 401, 403, 404, 429
 or 503 (with `Retry-After`). Every response carries `X-Request-Id`; keyed responses carry
 `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`, and a 429 `Retry-After`.
+
+**Staleness**: every data response carries `X-Data-As-Of` (the oldest last successful sync of the
+providers the mart reads, RFC 3339 UTC) and `X-Data-Stale` (`true` when one of them failed its latest
+sync or last synced before the build's day; `X-Data-Stale-Providers` names them): one workspace's
+failing source leaves its rows older than the others'.
 """
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"

@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args, get_origin
 
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 
 from revops.api.errors import invalid_parameter
@@ -313,11 +315,14 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class TenantQuery:
-    """SQL over one workspace's rows, and its bound parameters. Built only by `page_query`."""
+    """SQL over one workspace's rows of one mart, and its bound parameters. Built only by `page_query`
+    and `freshness_query`."""
 
     sql: str
     parameters: dict[str, Any]
     workspace_id: str
+    table: str
+    """The mart it reads, `schema.table`: what `freshness_query` tells the as-of of."""
 
     @property
     def cache_key(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
@@ -430,7 +435,63 @@ def page_query(endpoint: MartEndpoint, workspace_id: str, request: PageRequest) 
         f"WHERE {' AND '.join(conditions)} "
         f"ORDER BY {', '.join(key.expression for key in endpoint.keys)} LIMIT {{limit:UInt32}}"
     )
-    return TenantQuery(sql, parameters, workspace_id)
+    return TenantQuery(sql, parameters, workspace_id, table)
+
+
+FRESHNESS_TABLE = "marts.dim_data_freshness"
+"""Per workspace and mart, the as-of of its data and whether it is stale (issue 18)."""
+
+
+def freshness_query(workspace_id: str, table: str) -> TenantQuery:
+    """The as-of of one workspace's data in `table`: its row of `FRESHNESS_TABLE`, if any."""
+    return TenantQuery(
+        f"SELECT data_as_of, is_stale, stale_providers FROM {FRESHNESS_TABLE} "
+        "WHERE workspace_id = {workspace_id:String} AND mart = {mart:String}",
+        {"workspace_id": workspace_id, "mart": table},
+        workspace_id,
+        FRESHNESS_TABLE,
+    )
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How current a page's data is: the mart's row of `FRESHNESS_TABLE` for the key's workspace."""
+
+    data_as_of: datetime | None
+    """The oldest last successful sync among the providers the mart reads; None if unknown."""
+    is_stale: bool
+    stale_providers: tuple[str, ...] = ()
+
+    def headers(self) -> dict[str, str]:
+        """`X-Data-As-Of` (RFC 3339, UTC; absent when unknown), `X-Data-Stale` (`true`/`false`) and,
+        when stale, `X-Data-Stale-Providers` (comma-separated)."""
+        headers = {"X-Data-Stale": "true" if self.is_stale else "false"}
+        if self.data_as_of is not None:
+            headers["X-Data-As-Of"] = as_utc(self.data_as_of).isoformat().replace("+00:00", "Z")
+        if self.stale_providers:
+            headers["X-Data-Stale-Providers"] = ",".join(self.stale_providers)
+        return headers
+
+
+UNKNOWN_FRESHNESS = Freshness(None, False)
+"""A mart with no freshness row for the workspace: it reads no provider the workspace is connected to
+(its pages are empty), or the warehouse was last built before `FRESHNESS_TABLE` existed."""
+
+
+def read_freshness(client: Client, query: TenantQuery) -> Freshness:
+    """The page's freshness, read with the page; a warehouse built before `FRESHNESS_TABLE` existed
+    answers without it rather than failing every endpoint until the next run."""
+    freshness = freshness_query(query.workspace_id, query.table)
+    try:
+        rows = list(client.query(freshness.sql, parameters=freshness.parameters).named_results())
+    except DatabaseError as error:
+        if "UNKNOWN_TABLE" in str(error) or "UNKNOWN_DATABASE" in str(error):
+            return UNKNOWN_FRESHNESS
+        raise
+    if not rows:
+        return UNKNOWN_FRESHNESS
+    row = rows[0]
+    return Freshness(row["data_as_of"], bool(row["is_stale"]), tuple(row["stale_providers"]))
 
 
 @dataclass(frozen=True)
@@ -439,19 +500,31 @@ class Page:
     next_cursor: str | None
     session: Hashable | None
     """The embedded warehouse session it was read in (`WarehousePool.session_generation`)."""
+    freshness: Freshness | None = None
+    """How current its rows are, read in the same lease; None when the caller already knew it."""
 
     @property
     def has_more(self) -> bool:
         return self.next_cursor is not None
 
 
-def fetch_page(pool: WarehousePool, endpoint: MartEndpoint, request: PageRequest, query: TenantQuery) -> Page:
-    """Reads one page of `query` (built by `page_query` for `request`) from the warehouse, so it may
-    block: the only place the API runs a query."""
+def fetch_page(
+    pool: WarehousePool,
+    endpoint: MartEndpoint,
+    request: PageRequest,
+    query: TenantQuery,
+    freshness_known_in: Hashable | None = None,
+) -> Page:
+    """Reads one page of `query` (built by `page_query` for `request`) from the warehouse, and its
+    freshness (`freshness_query`) unless the caller knows it from this same warehouse session
+    (`freshness_known_in`), so it may block: the only place the API runs a query."""
     with pool.lease() as client:
         session = pool.session_generation  # cannot end while a client is leased
         rows = list(client.query(query.sql, parameters=query.parameters).named_results())
+        known = freshness_known_in is not None and freshness_known_in == session
+        freshness = None if known else read_freshness(client, query)
     if len(rows) <= request.limit:
-        return Page(rows, None, session)
+        return Page(rows, None, session, freshness)
     rows = rows[: request.limit]
-    return Page(rows, encode_cursor(endpoint, rows[-1], cursor_scope(endpoint, request)), session)
+    cursor = encode_cursor(endpoint, rows[-1], cursor_scope(endpoint, request))
+    return Page(rows, cursor, session, freshness)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from dagster import Definitions, definitions, in_process_executor
 
-from revops.assets import kpis, reporting, transformation, usage
+from revops.assets import freshness, kpis, reporting, transformation, usage
 from revops.assets.dunning import DunningResource, dunning_definitions
 from revops.assets.ingestion import ingestion_definitions
 from revops.assets.jobs import job_definitions
@@ -35,6 +35,7 @@ def build_definitions(
     return Definitions.merge(
         ingestion_definitions(sources),
         transformation.defs,
+        freshness.defs,
         dunning_definitions(dunning or DunningResource.from_settings(settings)),
         usage.defs,
         kpis.defs,

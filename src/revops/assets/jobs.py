@@ -11,6 +11,7 @@ from dagster import (
 )
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from revops.assets.transformation import cautious_dbt_selection
 from revops.assets.usage import usage_job_selection
 from revops.pipelines.sources import SourceSpec
 
@@ -34,10 +35,12 @@ daily_schedule = ScheduleDefinition(
 
 
 def source_job(source: SourceSpec) -> UnresolvedAssetJobDefinition:
-    """Load one source and rebuild only the models downstream of it."""
+    """Load one source and rebuild only the models downstream of it, and the freshness of the marts
+    (which the marts' freshness checks read; it depends on the load log, not on the source)."""
     return define_asset_job(
         f"load_{source.name}",
-        selection=AssetSelection.groups(f"{source.name}_raw").downstream() - usage_job_selection,
+        selection=(AssetSelection.groups(f"{source.name}_raw").downstream() - usage_job_selection)
+        | cautious_dbt_selection("+dim_data_freshness"),
         description=f"Load {source.name} for every workspace, then build and test what depends on it.",
     )
 

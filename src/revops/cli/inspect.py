@@ -126,3 +126,51 @@ def connection_statuses() -> tuple[list[ConnectionStatus], str]:
             return [], ""
         rows = client.query(sql).named_results()
         return [ConnectionStatus(**{name: row[name] for name in fields}) for row in rows], source
+
+
+FRESHNESS_MART = "marts.dim_data_freshness"
+
+
+@dataclass(frozen=True)
+class WorkspaceFreshness:
+    """How current one workspace's marts are, as the last build left them (marts.dim_data_freshness)."""
+
+    workspace_id: str
+    data_as_of: datetime | None
+    """The oldest as-of over its marts: every mart holds its data up to at least then."""
+    stale_marts: tuple[str, ...]
+    """Its stale marts (table names), sorted."""
+    stale_providers: tuple[str, ...]
+    """The providers that make them stale, sorted."""
+
+
+_FRESHNESS_SQL = f"""
+SELECT
+    workspace_id,
+    if(countIf(data_as_of IS NULL) > 0, NULL, min(data_as_of)) AS data_as_of,
+    arraySort(groupArrayIf(splitByChar('.', mart)[2], is_stale)) AS stale_marts,
+    arraySort(arrayDistinct(arrayFlatten(groupArray(stale_providers)))) AS stale_providers
+FROM {FRESHNESS_MART}
+WHERE notEmpty(providers)
+GROUP BY workspace_id
+ORDER BY workspace_id
+"""
+
+
+def workspace_freshness() -> list[WorkspaceFreshness]:
+    """Per workspace, the as-of of its marts and which are stale; empty before dbt first built them."""
+    with connect() as client:
+        built = client.command(
+            "SELECT count() FROM system.tables WHERE database = 'marts' AND name = 'dim_data_freshness'"
+        )
+        if not int(built):
+            return []
+        return [
+            WorkspaceFreshness(
+                row["workspace_id"],
+                row["data_as_of"],
+                tuple(row["stale_marts"]),
+                tuple(row["stale_providers"]),
+            )
+            for row in client.query(_FRESHNESS_SQL).named_results()
+        ]

@@ -41,6 +41,8 @@ class RunOutcome:
     checks_passed: int = 0
     failed_checks: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    stale_marts: dict[str, list[str]] = field(default_factory=dict)
+    """Workspace → the marts its failed freshness checks name (reported once per workspace)."""
 
 
 def dagster_instance(settings: Settings) -> DagsterInstance:
@@ -79,6 +81,7 @@ class _ProgressPrinter(threading.Thread):
             self.stop_event.wait(POLL_INTERVAL_S)
 
     def flush(self) -> None:
+        from revops.assets.freshness import FRESHNESS_CHECK
         from revops.assets.ingestion import SYNC_CHECK
 
         connection = self.instance.get_records_for_run(self.run_id, cursor=self._cursor)
@@ -113,6 +116,10 @@ class _ProgressPrinter(threading.Thread):
                     self._failed_syncs.add(step)
                     continue
                 key = "/".join(evaluation.asset_key.path)
+                if evaluation.check_name == FRESHNESS_CHECK:
+                    workspaces = ", ".join(evaluation.metadata["stale_workspaces"].value)
+                    self.console.print(f"  [yellow]stale[/yellow] {key} for {workspaces}")
+                    continue
                 self.console.print(f"  [yellow]check failed[/yellow] {key}: {evaluation.check_name}")
 
 
@@ -198,6 +205,7 @@ def run_outcome(instance: DagsterInstance, run_ids: list[str], success: bool, el
     (its sync check), though Dagster built everyone's models."""
     from dagster import DagsterEventType
 
+    from revops.assets.freshness import FRESHNESS_CHECK
     from revops.assets.ingestion import SYNC_CHECK
 
     outcome = RunOutcome(success, run_ids[0], elapsed_s)
@@ -228,6 +236,9 @@ def run_outcome(instance: DagsterInstance, run_ids: list[str], success: bool, el
                 outcome.checks_passed += 1
             elif evaluation.check_name == SYNC_CHECK:  # on each of the source's tables: reported once
                 failed_loads.update(evaluation.metadata["errors"].value)
+            elif evaluation.check_name == FRESHNESS_CHECK:  # on each mart: reported per workspace
+                for workspace_id in evaluation.metadata["stale_workspaces"].value:
+                    outcome.stale_marts.setdefault(workspace_id, []).append(evaluation.asset_key.path[-1])
             else:
                 key = "/".join(evaluation.asset_key.path)
                 outcome.failed_checks.append(f"{key}: {evaluation.check_name}")
@@ -253,9 +264,15 @@ def print_summary(console: Console, outcome: RunOutcome, settings: Settings) -> 
             "-" if asset.seconds is None else f"{asset.seconds:.2f}",
         )
     console.print(table)
-    console.print(f"Asset checks: {outcome.checks_passed} passed, {len(outcome.failed_checks)} failed")
+    failed = len(outcome.failed_checks) + sum(len(marts) for marts in outcome.stale_marts.values())
+    console.print(f"Asset checks: {outcome.checks_passed} passed, {failed} failed")
     for check in outcome.failed_checks:
         console.print(f"[yellow]check failed:[/yellow] {check}")
+    for workspace_id, marts in sorted(outcome.stale_marts.items()):
+        console.print(
+            f"[yellow]stale:[/yellow] {workspace_id}: {len(marts)} marts keep its last good sync "
+            f"({', '.join(sorted(marts))}); see `revops status`"
+        )
     for error in outcome.errors:
         console.print(f"[red]error:[/red] {error}")
     # The queue is previewed even when an unrelated step failed: it is whatever the last build left.

@@ -1,4 +1,5 @@
-"""`revops status`: the warehouse's tables and views in pipeline order, and each connection's sync status.
+"""`revops status`: the warehouse's tables and views in pipeline order, each connection's sync status, and
+how current each workspace's marts are (their as-of, the stale ones).
 
 On a terminal the sections are rich tables; piped (or redirected), they are plain text, columns padded
 with spaces, no colours, box drawing or wrapping, so `grep`, `less` and a file read as well as a screen.
@@ -12,7 +13,14 @@ from datetime import datetime
 from rich.console import Console
 from rich.table import Table
 
-from revops.cli.inspect import ConnectionStatus, TableStatus, connection_statuses, warehouse_status
+from revops.cli.inspect import (
+    ConnectionStatus,
+    TableStatus,
+    WorkspaceFreshness,
+    connection_statuses,
+    warehouse_status,
+    workspace_freshness,
+)
 
 ERROR_WIDTH = 100
 """Characters of a connection's last error shown (on one line); the mart and the API have all of it."""
@@ -105,6 +113,37 @@ def connection_rows(connections: Sequence[ConnectionStatus]) -> tuple[list[str],
     return headers, rows
 
 
+def freshness_rows(workspaces: Sequence[WorkspaceFreshness]) -> tuple[list[str], list[list[str]]]:
+    headers = ["Workspace", "Data as of (UTC)", "State", "Stale because of", "Stale marts"]
+    rows = [
+        [
+            workspace.workspace_id,
+            _instant(workspace.data_as_of),
+            "stale" if workspace.stale_marts else "current",
+            ", ".join(workspace.stale_providers),
+            ", ".join(workspace.stale_marts),
+        ]
+        for workspace in workspaces
+    ]
+    return headers, rows
+
+
+def print_freshness(console: Console) -> None:
+    workspaces = workspace_freshness()
+    console.out("", highlight=False)
+    if not workspaces:
+        console.out("Data freshness: no build has run yet.", highlight=False)
+        return
+    headers, rows = freshness_rows(workspaces)
+    _print_table(
+        console,
+        "Data freshness (from marts.dim_data_freshness; as of: the oldest sync its marts were built from)",
+        headers,
+        rows,
+        ["yellow" if workspace.stale_marts else "" for workspace in workspaces],
+    )
+
+
 def print_status(console: Console) -> None:
     statuses = warehouse_status()
     if not statuses:
@@ -126,3 +165,4 @@ def print_status(console: Console) -> None:
         rows,
         [styles[connection_state(connection)] for connection in connections],
     )
+    print_freshness(console)

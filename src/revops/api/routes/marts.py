@@ -94,6 +94,28 @@ def _variants_extension(variants: Variants) -> dict[str, Any]:
     }
 
 
+FRESHNESS_HEADERS = {
+    "X-Data-As-Of": {
+        "description": "How current the workspace's data in this mart is (RFC 3339, UTC): the oldest last "
+        "successful sync among the providers the mart reads. Absent when none of them is connected for "
+        "the workspace.",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "X-Data-Stale": {
+        "description": "`true` when a provider the mart reads failed its latest sync for the workspace, "
+        "never synced, or last synced a day before the build: the rows are older than the other "
+        "workspaces'.",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+    "X-Data-Stale-Providers": {
+        "description": "When stale, the providers that make it so, comma-separated (`stripe,plaid`); see "
+        "`/v1/connections` for their errors.",
+        "schema": {"type": "string"},
+    },
+}
+"""The headers on every data response (marts.dim_data_freshness, read with the page)."""
+
+
 def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
     QueryModel = _query_model(endpoint)
     PageModel = _page_model(endpoint)
@@ -125,17 +147,27 @@ def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
                     "one has finished",
                     headers={"Retry-After": "1"},
                 )
+            # The freshness of (workspace, mart) is cached like a page: exact for the warehouse session.
+            freshness_key = ("freshness", query.workspace_id, query.table)
+            generation = services.pool.session_generation
+            known = services.pages.get(generation, freshness_key)
             try:
-                page = await run_in_threadpool(fetch_page, services.pool, endpoint, wanted, query)
+                page = await run_in_threadpool(
+                    fetch_page, services.pool, endpoint, wanted, query, generation if known else None
+                )
             finally:
                 services.concurrency.release(key.key_id)
             # Validated against the response model and serialized by pydantic in one pass (FastAPI's
             # own path converts to JSON-able objects first, at several times the cost per page).
             body = PageModel(data=page.rows, has_more=page.has_more, next_cursor=page.next_cursor)
-            rendered = RenderedPage(body.model_dump_json().encode(), len(page.rows))
+            if page.freshness is not None:
+                known = RenderedPage(b"", 0, tuple(page.freshness.headers().items()))
+                services.pages.put(page.session, freshness_key, known)
+            headers = known.headers if known is not None else ()
+            rendered = RenderedPage(body.model_dump_json().encode(), len(page.rows), headers)
             services.pages.put(page.session, query.cache_key, rendered)
         request.state.rows = rendered.rows
-        return Response(rendered.body, media_type="application/json")
+        return Response(rendered.body, media_type="application/json", headers=dict(rendered.headers))
 
     router.add_api_route(
         endpoint.path,
@@ -144,7 +176,7 @@ def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
         response_model=PageModel,
         summary=endpoint.summary,
         description=endpoint.description or None,
-        responses=ERROR_RESPONSES,
+        responses={200: {"headers": FRESHNESS_HEADERS}, **ERROR_RESPONSES},
         tags=[endpoint.path.strip("/").split("/")[0]],
         operation_id="list_" + endpoint.path.strip("/").replace("/", "_").replace("-", "_"),
         openapi_extra={

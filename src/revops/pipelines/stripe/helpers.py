@@ -16,7 +16,7 @@ from typing import Any
 import stripe
 
 from revops.pipelines.errors import SourceError
-from revops.pipelines.retry import RateLimiter, backoff_delay
+from revops.pipelines.retry import RateLimiter, backoff_delay, retry_delay
 from revops.pipelines.stripe.settings import (
     LIVE_MODE_REQUESTS_PER_SECOND,
     PAGE_SIZE,
@@ -74,7 +74,8 @@ class StripeApi:
                     needs_reauth=True,
                 ) from exc
             except stripe.RateLimitError as exc:
-                delay = _retry_after(exc) or backoff_delay(attempt)
+                # The backoff is a floor under Retry-After, as for every source (`retry_delay`).
+                delay = retry_delay(attempt, _retry_after(exc))
                 reason = "rate limited (429)"
             except (stripe.APIConnectionError, stripe.APIError) as exc:
                 delay, reason = backoff_delay(attempt), f"transient error: {exc.user_message or exc}"
