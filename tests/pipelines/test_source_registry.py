@@ -96,6 +96,7 @@ CRM = SourceSpec(
     account=CrmAccount,
     build=_crm_source,
     declare_tables=_declare_crm,
+    rewind=lambda resources, since: None,  # the CRM is listed whole on every run: no cursor
     cron_schedule="0 4 * * *",
     warn_after=timedelta(hours=26),
     fail_after=timedelta(hours=50),

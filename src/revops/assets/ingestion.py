@@ -7,6 +7,7 @@ its last good sync (its staleness is in `raw.sync_attempts`), the others' move o
 the failed check and exits non-zero.
 """
 
+import re
 from collections.abc import Iterator, Sequence
 
 from dagster import (
@@ -17,6 +18,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
+    Config,
     Definitions,
     FreshnessPolicy,
     MaterializeResult,
@@ -35,6 +37,19 @@ from revops.pipelines.stripe.settings import REJECTED_TABLE
 from revops.quality.rules import declared_rules
 
 SYNC_CHECK = "every_workspace_synced"
+
+
+class IngestionConfig(Config):
+    """Run configuration of a source's ingestion step (`revops run --workspace`)."""
+
+    workspaces: list[str] = []
+    """Load only these workspaces (none: every workspace with the provider); the others' raw rows stay
+    as they are."""
+
+
+def ingestion_op_name(source: SourceSpec) -> str:
+    """The step that loads `source` (its multi-asset), which `IngestionConfig` configures."""
+    return f"{source.name}_raw"
 
 
 def raw_asset_key(table: str) -> AssetKey:
@@ -60,6 +75,17 @@ def connection_metadata(loads: Sequence[WorkspaceLoad]) -> dict[str, MetadataVal
             }
         ),
     }
+
+
+WORKSPACE_PROGRESS = re.compile(r"^(?P<source>\w+) (?P<workspace>\S+) \((?P<done>\d+)/(?P<total>\d+)\): ")
+"""A per-workspace line of an ingestion step's log, as `workspace_progress_line` writes it (the CLI's
+progress bars advance on it)."""
+
+
+def workspace_progress_line(source: str, loaded: WorkspaceLoad, done: int, total: int) -> str:
+    """One line per workspace extracted and loaded, in the step's Dagster log."""
+    outcome = "failed" if loaded.error else f"{sum(loaded.rows_by_table.values())} rows"
+    return f"{source} {loaded.workspace_id} ({done}/{total}): {outcome} in {loaded.elapsed_s:.1f}s"
 
 
 def sync_check_specs(source: SourceSpec) -> list[AssetCheckSpec]:
@@ -100,7 +126,7 @@ def sync_check_results(
 
 def source_assets(source: SourceSpec) -> AssetsDefinition:
     @multi_asset(
-        name=f"{source.name}_raw",
+        name=ingestion_op_name(source),
         specs=[
             AssetSpec(
                 raw_asset_key(table),
@@ -116,12 +142,24 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
         check_specs=[*expectation_check_specs(source.tables), *sync_check_specs(source)],
     )
     def load_source(
-        context: AssetExecutionContext, providers: ProviderAccountsResource
+        context: AssetExecutionContext, config: IngestionConfig, providers: ProviderAccountsResource
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
-        """Loads every workspace with this provider; a failing workspace fails the sync checks, not the
-        step, so neither the other workspaces' loads nor the models downstream stop for it."""
+        """Loads every workspace with this provider (or those the config names); a failing workspace
+        fails the sync checks, not the step, so neither the other workspaces' loads nor the models
+        downstream stop for it."""
         with providers.open_registry() as registry:
-            loads = [load(source, workspace) for workspace in registry.with_provider(source.name)]
+            workspaces = [
+                workspace
+                for workspace in registry.with_provider(source.name)
+                if not config.workspaces or workspace.id in config.workspaces
+            ]
+            loads = []
+            for done, workspace in enumerate(workspaces, start=1):
+                loaded = load(source, workspace)
+                loads.append(loaded)
+                context.log.info(workspace_progress_line(source.name, loaded, done, len(workspaces)))
+                if loaded.error:
+                    context.log.error(f"{source.name} {loaded.workspace_id} failed: {loaded.error}")
         connections = connection_metadata(loads)
         for table in source.tables:
             by_workspace = {load.workspace_id: load.rows_by_table.get(table, 0) for load in loads if load.ok}
@@ -137,11 +175,6 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
         # so excluded from this run's models.
         yield from expectation_check_results(declared_rules([source]).values())
         yield from sync_check_results(source, loads, connections)
-        for loaded in loads:
-            rows = sum(loaded.rows_by_table.values())
-            context.log.info(f"{source.name} {loaded.workspace_id}: {rows} rows in {loaded.elapsed_s:.1f}s")
-            if loaded.error:
-                context.log.error(f"{source.name} {loaded.workspace_id} failed: {loaded.error}")
 
     return load_source
 

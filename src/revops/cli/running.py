@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +15,11 @@ from rich.table import Table
 
 from revops.core.dbt import run_in_child
 from revops.core.paths import DAGSTER_INSTANCE_CONFIG
-from revops.core.settings import Settings
+from revops.core.settings import ConfigurationError, Settings
 from revops.core.warehouse import connect
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance, Definitions
+    from dagster import AssetKey, DagsterInstance, Definitions
 
 POLL_INTERVAL_S = 0.5
 
@@ -140,6 +140,7 @@ def execute_job(
     console: Console | None = None,
     run_config: dict[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
+    asset_selection: Sequence[AssetKey] | None = None,
 ) -> tuple[bool, str]:
     """Run one job of `defs` in this process (with live progress on `console`); (success, run id)."""
     from dagster._core.utils import make_new_run_id
@@ -157,6 +158,7 @@ def execute_job(
             # Progress (or the caller's summary) replaces Dagster's verbose console log; errors surface.
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}, **(run_config or {})},
             tags=tags,
+            asset_selection=asset_selection,
         )
     finally:
         if printer is not None:
@@ -166,22 +168,73 @@ def execute_job(
     return result.success, run_id
 
 
-def run_main_job(console: Console, settings: Settings) -> RunOutcome:
-    """The main job, then the usage job for every range of days whose events changed (late deliveries
-    included), each a Dagster run of the Definitions `settings` configure."""
+@dataclass(frozen=True)
+class RunTargets:
+    """What `revops run --workspace/--source` (and `revops backfill`) limit a run to; empty: everything."""
+
+    workspaces: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @property
+    def everything(self) -> bool:
+        return not self.workspaces and not self.sources
+
+
+def resolve_targets(
+    known_workspaces: list[str], known_sources: list[str], workspaces: list[str], sources: list[str]
+) -> RunTargets:
+    """The run's targets, or a ConfigurationError naming the unknown ones and the valid ones (one line)."""
+    kinds = (("workspace", workspaces, known_workspaces), ("source", sources, known_sources))
+    for kind, given, known in kinds:
+        unknown = [name for name in given if name not in known]
+        if unknown:
+            raise ConfigurationError(
+                f"unknown {kind} {', '.join(map(repr, unknown))}; {kind}s: {', '.join(sorted(known)) or '-'}"
+            )
+    return RunTargets(tuple(dict.fromkeys(workspaces)), tuple(dict.fromkeys(sources)))
+
+
+def _selection_and_config(defs: Definitions, targets: RunTargets) -> tuple[list[Any] | None, dict[str, Any]]:
+    """The main job's asset subset for `targets` (None: the whole job) and the ingestion steps' config."""
+    from dagster import AssetSelection
+
+    from revops.assets.ingestion import ingestion_op_name
+    from revops.assets.usage import usage_daily_selection
+    from revops.pipelines.sources import SOURCES
+
+    sources = [source for source in SOURCES if not targets.sources or source.name in targets.sources]
+    selection = None
+    if targets.sources:
+        groups = AssetSelection.groups(*(f"{source.name}_raw" for source in sources))
+        # The sources' raw tables and what is built from them, as their own jobs (`load_<source>`) do.
+        subset = (groups.downstream() - usage_daily_selection).resolve(defs.resolve_asset_graph())
+        selection = sorted(subset, key=lambda key: key.path)
+    config = {"config": {"workspaces": list(targets.workspaces)}}
+    ops = {ingestion_op_name(source): config for source in sources} if targets.workspaces else {}
+    return selection, ({"ops": ops} if ops else {})
+
+
+def run_main_job(console: Console, settings: Settings, targets: RunTargets | None = None) -> RunOutcome:
+    """The main job (or its part loading `targets`: their raw tables and the models downstream), then
+    the usage job for every range of days whose events changed (late deliveries included), each a
+    Dagster run of the Definitions `settings` configure."""
     from revops.assets.definitions import build_definitions
     from revops.assets.jobs import MAIN_JOB_NAME
     from revops.assets.resources import providers_from
     from revops.assets.usage import USAGE_JOB_NAME, stale_usage_run_requests
 
+    targets = targets or RunTargets()
     providers = providers_from(settings)  # a configuration error stops the run before any work
     instance = dagster_instance(settings)
     parse_dbt_project()
     defs = build_definitions(settings, providers=providers)
+    selection, run_config = _selection_and_config(defs, targets)
     started = time.monotonic()
-    success, run_id = execute_job(instance, defs, MAIN_JOB_NAME, console=console)
+    success, run_id = execute_job(
+        instance, defs, MAIN_JOB_NAME, console=console, run_config=run_config, asset_selection=selection
+    )
     run_ids = [run_id]
-    if success:
+    if success and (not targets.sources or "usage" in targets.sources):
         # Computed after the main job loaded the day's events; each request is one range of days.
         for request in stale_usage_run_requests():
             success, usage_run = execute_job(

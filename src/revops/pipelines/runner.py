@@ -168,3 +168,16 @@ def ensure_raw_tables(sources: Sequence[SourceSpec] = SOURCES) -> None:
             schema = dlt.Schema(name)
             declare(schema)
             ensure_declared_tables(client, schema)
+
+
+def rewind(source: SourceSpec, workspace_id: str, since: datetime) -> bool:
+    """Move the cursors of one workspace's `source` pipeline back to `since` (its next load re-syncs
+    from there, merging on primary keys), in the pipeline's local state — no other workspace's or
+    source's. False when the pipeline has never run: its first load reads everything anyway."""
+    pipeline = _pipeline_matching_warehouse(source.name, workspace_id)
+    if pipeline.first_run:
+        return False
+    with pipeline.managed_state() as state:
+        resources = state.setdefault("sources", {}).setdefault(source.name, {}).setdefault("resources", {})
+        source.rewind(resources, since.astimezone(UTC))
+    return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +43,9 @@ class SourceSpec:
     """(workspace id, its account) → the dlt source loading it."""
     declare_tables: Callable[[dlt.Schema], None]
     """Declares the raw-table contracts (columns staging reads, keys) in a dlt schema."""
+    rewind: Callable[[dict[str, Any], datetime], None]
+    """(the source's dlt resource states, a moment) → those states with the cursors moved back to the
+    moment (changed in place): what `revops backfill --since` does, in the source's own terms."""
     cron_schedule: str
     """How often the source's own job loads it (and rebuilds what depends on it)."""
     warn_after: timedelta
@@ -83,6 +86,7 @@ STRIPE = SourceSpec(
     account=StripeAccount,
     build=stripe.stripe_source_for,
     declare_tables=stripe.declare_tables,
+    rewind=stripe.rewind,
     # Payment data drives dunning and reconciliation the same day: hourly, with room for one miss.
     cron_schedule="15 * * * *",
     warn_after=timedelta(hours=2),
@@ -106,6 +110,7 @@ PLAID = SourceSpec(
     account=PlaidAccount,
     build=plaid.plaid_source_for,
     declare_tables=plaid.declare_tables,
+    rewind=plaid.rewind,
     # Banks post a few times a day; reconciliation needs deposits the day they land.
     cron_schedule="40 */4 * * *",
     warn_after=timedelta(hours=8),
@@ -117,6 +122,7 @@ QUICKBOOKS = SourceSpec(
     account=QuickBooksAccount,
     build=quickbooks.quickbooks_source_for,
     declare_tables=quickbooks.declare_tables,
+    rewind=quickbooks.rewind,
     cron_schedule="30 5 * * *",
     warn_after=timedelta(hours=26),
     fail_after=timedelta(hours=50),
@@ -132,6 +138,7 @@ XERO = SourceSpec(
     account=XeroAccount,
     build=xero.xero_source_for,
     declare_tables=xero.declare_tables,
+    rewind=xero.rewind,
     cron_schedule="35 5 * * *",
     warn_after=timedelta(hours=26),
     fail_after=timedelta(hours=50),
@@ -148,6 +155,7 @@ USAGE = SourceSpec(
     account=UsageAccount,
     build=usage.usage_source_for,
     declare_tables=usage.declare_tables,
+    rewind=usage.rewind,
     # Usage feeds billing and customer dashboards; late events are expected and reprocessed by day.
     cron_schedule="25 * * * *",
     warn_after=timedelta(hours=2),

@@ -179,6 +179,22 @@ def _object_changes(extraction: _Extraction, resync_days: int) -> DltResource:
     return dlt.resource(object_changes, name=CHANGES_RESOURCE, parallelized=True)()
 
 
+def rewind(resources: dict[str, Any], since: datetime) -> None:
+    """A backfill from `since` (the resources' dlt state, changed in place): every list resource lists
+    objects created at or after it again, and the change tracker reads events from it — or, when
+    `since` is older than Stripe keeps events, re-lists every mutable object in full. Cursors only move
+    back: one already before `since` stays."""
+    moment = int(since.timestamp())
+    for endpoint in ENDPOINTS:
+        cursor = resources.get(endpoint.resource, {}).get("incremental", {}).get("created")
+        if cursor and (cursor.get("last_value") or 0) > moment:
+            cursor["last_value"] = moment
+            cursor["unique_hashes"] = []
+    changes = resources.get(CHANGES_RESOURCE, {})
+    if "events_cursor" in changes:
+        changes["events_cursor"] = min(changes["events_cursor"], moment)
+
+
 @dlt.source(name="stripe", max_table_nesting=0)
 def stripe_source(
     workspace_id: str = dlt.config.value,
