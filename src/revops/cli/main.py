@@ -14,6 +14,7 @@ from revops.cli.api_keys import app as api_keys_app
 from revops.cli.bi_users import app as bi_users_app
 from revops.cli.errors import DEBUG, OneLineErrors
 from revops.cli.output import OutputFormat
+from revops.cli.quarantine import app as quarantine_app
 from revops.core.plugins import CLI_GROUP, plugins
 from revops.core.settings import REGISTRY_PROVIDERS, ConfigurationError, Settings, get_settings
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(bi_users_app, name="bi-users")
+app.add_typer(quarantine_app, name="quarantine")
 console = Console()
 errors = Console(stderr=True)
 

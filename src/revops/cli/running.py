@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from revops.core.dbt import run_in_child
@@ -63,7 +64,9 @@ def parse_dbt_project() -> None:
 
 class _ProgressPrinter(threading.Thread):
     """Prints step and asset events of a run as they land in the instance's event log (reading only
-    the records after the last one it printed)."""
+    the records after the last one it read, so a long run costs each record once). In a terminal the
+    ingestion steps (per workspace loaded) and the usage rebuild (per day's models) show rich progress
+    bars; piped, the same progress is plain lines."""
 
     def __init__(self, instance: DagsterInstance, run_id: str, console: Console) -> None:
         super().__init__(daemon=True)
@@ -72,14 +75,47 @@ class _ProgressPrinter(threading.Thread):
         self._cursor: str | None = None
         self._partitioned: set[str] = set()
         self._failed_syncs: set[str] = set()
+        self._bars: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        if console.is_terminal:
+            self._bars = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            )
 
     def run(self) -> None:
+        if self._bars is not None:
+            self._bars.start()
         while not self.stop_event.is_set():
             self.flush()
             self.stop_event.wait(POLL_INTERVAL_S)
 
+    def close(self) -> None:
+        self.flush()
+        if self._bars is not None:
+            self._bars.stop()
+
+    def _print(self, line: str) -> None:
+        (self._bars.console if self._bars is not None else self.console).print(line)
+
+    def _advance(self, key: str, label: str, done: int | None = None, total: int | None = None) -> None:
+        """Move the bar `key` to `done` of `total` (or one further); without a terminal, nothing: the
+        caller's plain line says it."""
+        if self._bars is None:
+            return
+        if key not in self._tasks:
+            self._tasks[key] = self._bars.add_task(label, total=total)
+        task = self._tasks[key]
+        if done is None:
+            self._bars.advance(task)
+        else:
+            self._bars.update(task, completed=done, total=total)
+
     def flush(self) -> None:
-        from revops.assets.ingestion import SYNC_CHECK
+        from revops.assets.ingestion import SYNC_CHECK, WORKSPACE_PROGRESS
 
         connection = self.instance.get_records_for_run(self.run_id, cursor=self._cursor)
         self._cursor = connection.cursor
@@ -87,33 +123,42 @@ class _ProgressPrinter(threading.Thread):
             record = log_record.event_log_entry
             event = record.dagster_event
             if event is None:
+                progress = WORKSPACE_PROGRESS.match(record.user_message or "")
+                if progress is not None:
+                    done, total = int(progress["done"]), int(progress["total"])
+                    self._advance(
+                        record.step_key or progress["source"], f"load {progress['source']}", done, total
+                    )
+                    if self._bars is None:
+                        self._print(f"  [dim]loaded[/dim] {record.user_message}")
                 continue
             step = event.step_key or ""
             if event.event_type_value == "STEP_START":
-                self.console.print(f"[cyan]▶[/cyan] {step}")
+                self._print(f"[cyan]▶[/cyan] {step}")
             elif event.event_type_value == "STEP_SUCCESS":
-                self.console.print(f"[green]✓[/green] {step}")
+                self._print(f"[green]✓[/green] {step}")
             elif event.event_type_value == "STEP_FAILURE":
-                self.console.print(f"[red]✗[/red] {step}")
+                self._print(f"[red]✗[/red] {step}")
             elif event.event_type_value == "ASSET_MATERIALIZATION":
                 key = "/".join(event.asset_key.path) if event.asset_key else "?"
                 partition = event.event_specific_data.materialization.partition
                 # A ranged run materializes each asset once per day: one line per asset is enough.
                 if partition is None or key not in self._partitioned:
                     days = " (per day)" if partition is not None else ""
-                    self.console.print(f"  [dim]materialized[/dim] {key}{days}")
+                    self._print(f"  [dim]materialized[/dim] {key}{days}")
                 if partition is not None:
                     self._partitioned.add(key)
+                    self._advance("usage days", "rebuild usage (asset-days)")
             elif event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
                 evaluation = event.event_specific_data
                 if evaluation.check_name == SYNC_CHECK:  # one per table of the source: its errors once
                     if step not in self._failed_syncs:
                         for error in evaluation.metadata["errors"].value.values():
-                            self.console.print(f"  [red]load failed[/red] {error}")
+                            self._print(f"  [red]load failed[/red] {error}")
                     self._failed_syncs.add(step)
                     continue
                 key = "/".join(evaluation.asset_key.path)
-                self.console.print(f"  [yellow]check failed[/yellow] {key}: {evaluation.check_name}")
+                self._print(f"  [yellow]check failed[/yellow] {key}: {evaluation.check_name}")
 
 
 def _row_counts(keys: list[list[str]]) -> dict[tuple[str, ...], int]:
@@ -164,7 +209,7 @@ def execute_job(
         if printer is not None:
             printer.stop_event.set()
             printer.join()
-            printer.flush()
+            printer.close()
     return result.success, run_id
 
 

@@ -10,7 +10,7 @@ so every failing record is known by its key. Failures of blocking expectations a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -21,7 +21,15 @@ from clickhouse_connect.driver.client import Client
 from revops.core.warehouse import connect
 from revops.pipelines.loading import RAW_DATABASE, VERSION_COLUMN
 from revops.quality.iso4217 import ISO_4217_CODES
-from revops.quality.quarantine import QuarantinedRecord, ensure_quarantine_table, quarantine
+from revops.quality.quarantine import (
+    QuarantinedRecord,
+    QuarantineEntry,
+    ensure_quarantine_table,
+    quarantine,
+    quarantined,
+    record_releases,
+    unquarantine,
+)
 from revops.quality.rules import (
     MAX_MAJOR_UNITS,
     MAX_MINOR_UNITS,
@@ -298,3 +306,22 @@ def validate_tables(rules: Iterable[TableRules], client: Client | None = None) -
 def validate_raw_tables(client: Client | None = None) -> dict[str, TableValidation]:
     """Validate every declared raw table."""
     return validate_tables(RAW_TABLE_RULES.values(), client)
+
+
+def release_quarantined(
+    client: Client, entries: Sequence[QuarantineEntry], why: str, released_by: str
+) -> tuple[list[QuarantineEntry], list[QuarantineEntry]]:
+    """Release `entries` after their fix: take them out of the quarantine, validate their tables again
+    (what still fails is quarantined again, as any load's validation would), and write an audit row for
+    each record that stays out; (released, still failing). Staging reads the released records on its
+    next build."""
+    if not entries:
+        return [], []
+    unquarantine(client, entries)
+    tables = {entry.table_name for entry in entries}
+    validate_tables([rules for table, rules in RAW_TABLE_RULES.items() if table in tables], client)
+    again = {entry.key for entry in quarantined(client)}
+    released = [entry for entry in entries if entry.key not in again]
+    if released:
+        record_releases(client, released, why, released_by)
+    return released, [entry for entry in entries if entry.key in again]
