@@ -8,10 +8,12 @@ the failed check and exits non-zero.
 """
 
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from dagster import (
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -31,9 +33,10 @@ from revops.assets.quality import expectation_check_results, expectation_check_s
 from revops.assets.resources import ProviderAccountsResource
 from revops.core.warehouse import connect
 from revops.pipelines.loading import RAW_DATABASE
+from revops.pipelines.quarantine import QUARANTINE_TABLE
 from revops.pipelines.runner import WorkspaceLoad, load
 from revops.pipelines.sources import SourceSpec
-from revops.pipelines.stripe.settings import REJECTED_TABLE
+from revops.quality.quarantine import ensure_quarantine_table, quarantined
 from revops.quality.rules import declared_rules
 
 SYNC_CHECK = "every_workspace_synced"
@@ -179,30 +182,62 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
     return load_source
 
 
-@asset_check(asset=raw_asset_key(REJECTED_TABLE), description="No Stripe record was rejected as malformed.")
-def no_rejected_stripe_records() -> AssetCheckResult:
-    with connect() as client:
-        rejected = list(
-            client.query(
-                "SELECT workspace_id, resource, reason, count() AS records, "
-                "any(object_id) AS sample_object_id "
-                f"FROM {RAW_DATABASE}.{REJECTED_TABLE} FINAL GROUP BY workspace_id, resource, reason "
-                "ORDER BY workspace_id, resource, reason"
-            ).named_results()
-        )
-    return AssetCheckResult(
-        passed=not rejected,
-        severity=AssetCheckSeverity.WARN,
-        metadata={
-            "rejected_records": MetadataValue.int(sum(row["records"] for row in rejected)),
-            "by_reason": MetadataValue.json(rejected),
-        },
+QUARANTINE_CHECK = "no_quarantined_records"
+
+quarantine_asset = AssetSpec(
+    raw_asset_key(QUARANTINE_TABLE),
+    group_name="quality",
+    kinds={"clickhouse"},
+    description=(
+        "The one sink for bad records, every source's (raw.quarantined_records): objects a source "
+        "rejected as it received them (stage `extract`, with the payload; the Stripe source's malformed "
+        "objects) and loaded records failing a blocking expectation (stage `validate`, left out of "
+        "staging). Written by the ingestion steps; `revops quarantine list|release`."
+    ),
+)
+
+
+def quarantine_check(sources: Sequence[SourceSpec]) -> AssetChecksDefinition:
+    """The quarantine's check, after every ingestion step: warns while any record is quarantined, with
+    the counts per stage, workspace, table and expectation."""
+
+    @asset_check(
+        asset=quarantine_asset.key,
+        name=QUARANTINE_CHECK,
+        description="No record is quarantined (rejected by a source, or failing a blocking expectation).",
+        additional_deps=[raw_asset_key(table) for source in sources for table in source.tables],
     )
+    def no_quarantined_records() -> AssetCheckResult:
+        with connect() as client:
+            ensure_quarantine_table(client)
+            entries = quarantined(client)
+        counts = Counter((e.stage, e.workspace_id, e.table_name, e.expectation) for e in entries)
+        return AssetCheckResult(
+            passed=not entries,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "quarantined_records": MetadataValue.int(len(entries)),
+                "by_stage": MetadataValue.json(dict(Counter(e.stage for e in entries))),
+                "by_reason": MetadataValue.json(
+                    [
+                        {
+                            "stage": stage,
+                            "workspace_id": ws,
+                            "table_name": table,
+                            "expectation": check,
+                            "records": n,
+                        }
+                        for (stage, ws, table, check), n in sorted(counts.items())
+                    ]
+                ),
+            },
+        )
+
+    return no_quarantined_records
 
 
 def ingestion_definitions(sources: Sequence[SourceSpec]) -> Definitions:
-    loads_stripe = any(REJECTED_TABLE in source.tables for source in sources)
     return Definitions(
-        assets=[source_assets(source) for source in sources],
-        asset_checks=[no_rejected_stripe_records] if loads_stripe else [],
+        assets=[*(source_assets(source) for source in sources), quarantine_asset],
+        asset_checks=[quarantine_check(sources)],
     )

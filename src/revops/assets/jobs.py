@@ -11,15 +11,19 @@ from dagster import (
 )
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from revops.assets.ingestion import quarantine_asset
 from revops.assets.usage import usage_daily_selection
 from revops.pipelines.sources import SourceSpec
 
 MAIN_JOB_NAME = "revops_main"
+# The quarantine is written by every ingestion step, not materialized by one: its check joins each job
+# that loads (AssetSelection.all() leaves out the checks of an asset no step materializes).
+quarantine_check_selection = AssetSelection.checks_for_assets(quarantine_asset.key)
 
 revops_main_job = define_asset_job(
     MAIN_JOB_NAME,
     # A job's assets share one partitioning: the day-partitioned usage models run in their own job.
-    selection=AssetSelection.all() - usage_daily_selection,
+    selection=AssetSelection.all() - usage_daily_selection | quarantine_check_selection,
     description="Load every source for every workspace, then build and test the dbt models.",
 )
 
@@ -37,7 +41,8 @@ def source_job(source: SourceSpec) -> UnresolvedAssetJobDefinition:
     """Load one source and rebuild only the models downstream of it."""
     return define_asset_job(
         f"load_{source.name}",
-        selection=AssetSelection.groups(f"{source.name}_raw").downstream() - usage_daily_selection,
+        selection=AssetSelection.groups(f"{source.name}_raw").downstream() - usage_daily_selection
+        | quarantine_check_selection,
         description=f"Load {source.name} for every workspace, then build and test what depends on it.",
     )
 

@@ -4,14 +4,16 @@ re-admitting them after their fix (validated again; an audit row per released re
 from __future__ import annotations
 
 import getpass
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from revops.core.settings import ConfigurationError
+from revops.core.settings import ConfigurationError, get_settings
 from revops.core.warehouse import connect
+from revops.pipelines.quarantine import EXTRACTION_STAGE
 from revops.quality.quarantine import QuarantineEntry, quarantined
 
 app = typer.Typer(help="Records quarantined by the raw-table expectations.", no_args_is_help=True)
@@ -70,8 +72,9 @@ def release(
     table: TableOption = None,
     reason: ReasonOption = None,
 ) -> None:
-    """Re-admit records after their fix: they are validated again, those that pass reach staging on the
-    next dbt build (`revops run`), those that still fail stay quarantined; each release is audited in
+    """Re-admit records after their fix: those a source rejected are fetched again from the provider
+    and loaded if now valid; all are validated again; those that pass reach staging on the next dbt
+    build (`revops run`), those that still fail stay quarantined; each release is audited in
     raw.quarantine_releases."""
     from revops.quality.validation import release_quarantined
 
@@ -89,7 +92,14 @@ def release(
         chosen = _matching(every, workspace, table, reason)
         if ids:
             chosen = [entry for entry in chosen if entry.entry_id in ids]
-        released, failing = release_quarantined(client, chosen, why.strip(), getpass.getuser())
+        with ExitStack() as stack:
+            registry = None
+            if any(entry.stage == EXTRACTION_STAGE for entry in chosen):
+                # Records a source rejected are fetched again from their provider.
+                from revops.assets.resources import providers_from
+
+                registry = stack.enter_context(providers_from(get_settings()).open_registry())
+            released, failing = release_quarantined(client, chosen, why.strip(), getpass.getuser(), registry)
     for entry in released:
         console.print(f"released {entry.entry_id} {entry.workspace_id} {entry.table_name} {entry.record_id}")
     for entry in failing:

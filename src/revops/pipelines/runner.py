@@ -29,6 +29,7 @@ from revops.pipelines.loading import (
     clickhouse_destination,
     ensure_declared_tables,
 )
+from revops.pipelines.quarantine import declare_quarantine
 from revops.pipelines.sources import SOURCES, SourceSpec
 
 # Stripe objects have many fields that are null in every row so far; dlt warns about each of them.
@@ -155,6 +156,7 @@ def load(source: SourceSpec, workspace: Workspace) -> WorkspaceLoad:
 OWN_TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {
     "dunning": dunning.declare_tables,
     "syncs": syncs.declare_tables,
+    "quarantine": declare_quarantine,  # staging anti-joins it, so it exists before any dbt build
 }
 
 

@@ -23,6 +23,7 @@ from dlt.extract.source import DltSource
 from revops.core.workspaces import Account, WorkspaceRegistry, load_registry
 from revops.pipelines import plaid, quickbooks, stripe, usage, xero
 from revops.pipelines.plaid.settings import PlaidAccount
+from revops.pipelines.quarantine import QUARANTINE_TABLE
 from revops.pipelines.quickbooks.settings import QuickBooksAccount
 from revops.pipelines.stripe.settings import ENDPOINTS, StripeAccount
 from revops.pipelines.usage.settings import UsageAccount
@@ -61,6 +62,10 @@ class SourceSpec:
     """Per table, money columns beyond those the naming rule finds (quality/rules.py)."""
     non_negative: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Per table, money columns the provider documents as never negative."""
+    refetch: Callable[[str, Any, list[tuple[str, str, str | None]]], DltSource] | None = None
+    """(workspace id, its account, [(raw table, record id, payload)]) → a dlt source fetching those
+    records again from the provider: valid ones land in their tables, invalid ones back in the
+    quarantine (stage `extract`). For sources that reject records as they extract them."""
 
     def schema(self) -> dlt.Schema:
         """A dlt schema holding exactly this source's declared raw tables."""
@@ -70,8 +75,11 @@ class SourceSpec:
 
     @cached_property
     def tables(self) -> tuple[str, ...]:
-        """The raw tables this source lands (one Dagster asset each)."""
-        return tuple(table["name"] for table in self.schema().data_tables())
+        """The raw tables this source lands (one Dagster asset each); not the quarantine it may also
+        write its rejections to, which every source shares."""
+        return tuple(
+            table["name"] for table in self.schema().data_tables() if table["name"] != QUARANTINE_TABLE
+        )
 
     def source_for(self, workspace_id: str, account: Account) -> DltSource:
         if not isinstance(account, self.account):
@@ -94,6 +102,7 @@ STRIPE = SourceSpec(
     currency_case="lower",
     minor_units=True,
     epoch_columns=("created",),
+    refetch=stripe.refetch_source_for,
     money_columns={endpoint.table: frozenset(endpoint.money_fields) for endpoint in ENDPOINTS},
     non_negative={
         "stripe_charges": frozenset({"amount", "amount_captured", "amount_refunded"}),

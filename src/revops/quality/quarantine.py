@@ -16,24 +16,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+import dlt
 from clickhouse_connect.driver.client import Client
 
 from revops.core.ddl import warehouse_dialect
-from revops.pipelines.loading import RAW_DATABASE, contract_columns, ensure_table
-
-QUARANTINE_TABLE = "quarantined_records"
-QUARANTINE_KEY = ("workspace_id", "table_name", "record_id", "expectation")
-QUARANTINE_COLUMNS: dict[str, str] = {
-    "workspace_id": "text",
-    "table_name": "text",
-    "record_id": "text",
-    "expectation": "text",
-    "reason": "text",
-    "stage": "text",
-    "quarantined_at": "timestamp",
-}
-VALIDATION_STAGE = "validate"
-"""`stage` of records failing a raw table's expectations after loading (staging leaves them out)."""
+from revops.pipelines.loading import (
+    RAW_DATABASE,
+    VERSION_COLUMN,
+    contract_columns,
+    ensure_declared_tables,
+    ensure_table,
+)
+from revops.pipelines.quarantine import (
+    QUARANTINE_TABLE,
+    VALIDATION_STAGE,
+    declare_quarantine,
+)
 
 RELEASES_TABLE = "quarantine_releases"
 RELEASE_KEY = ("workspace_id", "table_name", "record_id", "expectation", "released_at")
@@ -62,8 +60,9 @@ class QuarantinedRecord(NamedTuple):
 
 def ensure_quarantine_table(client: Client) -> None:
     """Create the quarantine table (empty) if it does not exist; staging anti-joins it."""
-    columns = contract_columns(QUARANTINE_COLUMNS, QUARANTINE_KEY, required=QUARANTINE_COLUMNS)
-    ensure_table(client, RAW_DATABASE, QUARANTINE_TABLE, columns)
+    schema = dlt.Schema("quality")
+    declare_quarantine(schema)
+    ensure_declared_tables(client, schema)
     releases = contract_columns(RELEASE_COLUMNS, RELEASE_KEY, required=RELEASE_COLUMNS)
     ensure_table(client, RAW_DATABASE, RELEASES_TABLE, releases)
 
@@ -88,8 +87,8 @@ def quarantine(client: Client, table: str, records: Iterable[QuarantinedRecord])
     if new:
         client.insert(
             f"{RAW_DATABASE}.{QUARANTINE_TABLE}",
-            [[*record, now] for record in new.values()],
-            column_names=list(QUARANTINE_COLUMNS),
+            [[*record, now, now] for record in new.values()],
+            column_names=[*QuarantinedRecord._fields, "quarantined_at", VERSION_COLUMN],
             settings=warehouse_dialect().insert_settings,
         )
     return len(new)
@@ -106,6 +105,8 @@ class QuarantineEntry:
     reason: str
     stage: str
     quarantined_at: datetime
+    payload: str | None = None
+    """The record as the source received it (extraction-stage entries only)."""
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -122,7 +123,7 @@ def quarantined(client: Client) -> list[QuarantineEntry]:
     """Every quarantined record, by workspace, table, record and expectation."""
     ensure_quarantine_table(client)
     rows = client.query(
-        "SELECT workspace_id, table_name, record_id, expectation, reason, stage, quarantined_at "
+        "SELECT workspace_id, table_name, record_id, expectation, reason, stage, quarantined_at, payload "
         f"FROM {RAW_DATABASE}.{QUARANTINE_TABLE} FINAL "
         "ORDER BY workspace_id, table_name, record_id, expectation"
     ).result_rows
@@ -131,9 +132,9 @@ def quarantined(client: Client) -> list[QuarantineEntry]:
 
 def unquarantine(client: Client, entries: Sequence[QuarantineEntry]) -> None:
     """Take the entries out of the quarantine (staging reads their records again)."""
-    dialect = warehouse_dialect()
+    # The same on a cluster: a replicated table replicates its own mutations (see core/ddl.py).
     client.command(
-        f"ALTER TABLE {RAW_DATABASE}.{QUARANTINE_TABLE}{dialect.on_cluster} DELETE "
+        f"ALTER TABLE {RAW_DATABASE}.{QUARANTINE_TABLE} DELETE "
         "WHERE (workspace_id, table_name, record_id, expectation) "
         "IN {keys:Array(Tuple(String, String, String, String))}",
         parameters={"keys": [entry.key for entry in entries]},
