@@ -127,3 +127,61 @@ def test_a_backfill_reloads_one_workspace_and_source_only_and_twice_changes_noth
         backfill()
         assert _content(acme) == acme_after_one
         assert _physical_rows(globex) == others_before
+
+
+LATER = datetime(2026, 10, 10, 8, 15, 2, tzinfo=UTC)
+EARLIER = datetime(2026, 8, 1, tzinfo=UTC)
+
+
+def test_each_source_moves_its_own_cursors_back_to_the_date_and_never_forward() -> None:
+    """The per-source rewinds on dlt resource states shaped as each source writes them."""
+    from revops.pipelines import plaid, quickbooks, usage, xero
+    from revops.pipelines.xero.helpers import if_modified_since
+
+    # QuickBooks: the LastUpdatedTime cursor (an ISO instant) goes back; the ids known for deletions stay.
+    qbo = {
+        "qbo_invoices": {"cursor": LATER.isoformat(), "at_cursor": ["7"], "known": ["7", "8"]},
+        "qbo_customers": {"cursor": EARLIER.isoformat(), "at_cursor": ["3"], "known": ["3"]},
+    }
+    quickbooks.rewind(qbo, SINCE)
+    assert qbo["qbo_invoices"] == {
+        "cursor": "2026-09-01T00:00:00+00:00",
+        "at_cursor": [],
+        "known": ["7", "8"],
+    }
+    assert qbo["qbo_customers"]["cursor"] == EARLIER.isoformat()  # already before: stays
+
+    # Xero: If-Modified-Since is sent from the UpdatedDateUTC cursor; after the rewind, from the date.
+    later_ms = f"/Date({int(LATER.timestamp() * 1000)}+0000)/"
+    earlier_ms = f"/Date({int(EARLIER.timestamp() * 1000)}+0000)/"
+    incremental = {"UpdatedDateUTC": {"last_value": later_ms, "unique_hashes": ["h"]}}
+    xero_state = {"xero_invoices": {"incremental": incremental}}
+    xero_state["xero_contacts"] = {
+        "incremental": {"UpdatedDateUTC": {"last_value": earlier_ms, "unique_hashes": ["h"]}}
+    }
+    xero.rewind(xero_state, SINCE)
+    invoices = xero_state["xero_invoices"]["incremental"]["UpdatedDateUTC"]
+    assert (
+        if_modified_since(invoices["last_value"]) == "2026-09-01T00:00:00Z"
+        and invoices["unique_hashes"] == []
+    )
+    assert xero_state["xero_contacts"]["incremental"]["UpdatedDateUTC"]["last_value"] == earlier_ms
+
+    # Plaid: /transactions/sync cursors only start from the beginning: every Item's is dropped.
+    plaid_state = {"plaid_transactions": {"cursors": {"item_1": "CAESJ..."}}}
+    plaid.rewind(plaid_state, SINCE)
+    assert plaid_state == {"plaid_transactions": {}}
+
+    # Usage: drop files by modification time from the date; the opaque feed cursor from its start.
+    usage_state = {
+        "usage_events": {"cursor": "opaque-42"},
+        "usage_drop_files": {
+            "incremental": {"modified": {"last_value": LATER.timestamp(), "unique_hashes": ["h"]}}
+        },
+    }
+    usage.rewind(usage_state, SINCE)
+    assert usage_state["usage_events"] == {}
+    assert usage_state["usage_drop_files"]["incremental"]["modified"] == {
+        "last_value": SINCE.timestamp(),
+        "unique_hashes": [],
+    }
