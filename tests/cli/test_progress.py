@@ -78,6 +78,16 @@ def test_in_a_terminal_each_ingestion_step_has_a_bar_advancing_per_workspace() -
     assert (task.description, task.completed, task.total) == ("load stripe", 1, 2)
     log.records.extend(_lines(2)[1:])
     printer.flush()
-    printer.close()
     assert (task.completed, task.total) == (2, 2) and task.finished
+    log.records.append(
+        SimpleNamespace(
+            event_log_entry=SimpleNamespace(
+                dagster_event=SimpleNamespace(event_type_value="STEP_SUCCESS", step_key="stripe_raw")
+            )
+        )
+    )
+    printer.flush()
+    printer.close()
+    assert not printer._bars.tasks  # the step is over: its bar gives way to its ✓ line
+    assert "stripe_raw" in out.getvalue() and "✓" in out.getvalue()
     assert "loaded stripe" not in out.getvalue()  # the bar says it, not a line per workspace

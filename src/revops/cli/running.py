@@ -114,6 +114,12 @@ class _ProgressPrinter(threading.Thread):
         else:
             self._bars.update(task, completed=done, total=total)
 
+    def _finish(self, key: str) -> None:
+        """The step is over: its bar goes (its ✓ or ✗ line says how it ended; what runs next, such as
+        dbt's output, is not printed under a finished bar)."""
+        if self._bars is not None and key in self._tasks:
+            self._bars.remove_task(self._tasks.pop(key))
+
     def flush(self) -> None:
         from revops.assets.ingestion import SYNC_CHECK, WORKSPACE_PROGRESS
 
@@ -136,8 +142,10 @@ class _ProgressPrinter(threading.Thread):
             if event.event_type_value == "STEP_START":
                 self._print(f"[cyan]▶[/cyan] {step}")
             elif event.event_type_value == "STEP_SUCCESS":
+                self._finish(step)
                 self._print(f"[green]✓[/green] {step}")
             elif event.event_type_value == "STEP_FAILURE":
+                self._finish(step)
                 self._print(f"[red]✗[/red] {step}")
             elif event.event_type_value == "ASSET_MATERIALIZATION":
                 key = "/".join(event.asset_key.path) if event.asset_key else "?"
@@ -148,7 +156,7 @@ class _ProgressPrinter(threading.Thread):
                     self._print(f"  [dim]materialized[/dim] {key}{days}")
                 if partition is not None:
                     self._partitioned.add(key)
-                    self._advance("usage days", "rebuild usage (asset-days)")
+                    self._advance(step, "rebuild usage (asset-days)")
             elif event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
                 evaluation = event.event_specific_data
                 if evaluation.check_name == SYNC_CHECK:  # one per table of the source: its errors once
