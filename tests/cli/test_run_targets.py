@@ -4,12 +4,15 @@ ingestion step to it (its run configuration)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from dagster import AssetKey, Definitions
 
 from revops.assets.ingestion import raw_asset_key
-from revops.cli.running import RunTargets, _selection_and_config, resolve_targets
+from revops.cli.running import RunTargets, _selection_and_config, require_upstream_models, resolve_targets
 from revops.core.settings import ConfigurationError
+from revops.core.warehouse import connect
 from revops.pipelines.sources import PLAID, STRIPE
 
 
@@ -39,3 +42,24 @@ def test_a_source_and_workspace_select_their_assets_and_configure_their_step(
 
     everything, no_config = _selection_and_config(production_definitions, RunTargets())
     assert everything is None and no_config == {}
+
+
+def test_a_run_limited_to_a_source_on_a_warehouse_never_built_is_refused_in_one_line(
+    production_definitions: Definitions, revops_home: Path
+) -> None:
+    """The models Stripe feeds also read other sources' models; on a fresh warehouse dbt would fail
+    halfway, so the run is refused first; once every model exists (a full run built them) it goes on."""
+    selection, _ = _selection_and_config(production_definitions, RunTargets(("acme",), ("stripe",)))
+    assert selection is not None
+    with pytest.raises(ConfigurationError, match=r"not built yet .*: run `revops run` once first$"):
+        require_upstream_models(production_definitions, selection)
+
+    graph = production_definitions.resolve_asset_graph()
+    with connect() as client:
+        for key in graph.materializable_asset_keys:
+            if key.path[0] in ("staging", "marts"):
+                client.command(f"CREATE DATABASE IF NOT EXISTS {key.path[0]}")
+                client.command(
+                    f"CREATE TABLE IF NOT EXISTS {key.path[0]}.{key.path[-1]} (x UInt8) ENGINE = Memory"
+                )
+    require_upstream_models(production_definitions, selection)

@@ -267,6 +267,37 @@ def _selection_and_config(defs: Definitions, targets: RunTargets) -> tuple[list[
     return selection, ({"ops": ops} if ops else {})
 
 
+def require_upstream_models(defs: Definitions, selection: Sequence[AssetKey]) -> None:
+    """A run limited to some sources rebuilds only the models built from them; the models they also
+    read from the other sources must exist already (a warehouse `revops run` built once), or dbt fails
+    halfway: refuse first, in one line."""
+    graph = defs.resolve_asset_graph()
+    selected = set(selection)
+    upstream = {
+        parent
+        for key in selected
+        for parent in graph.get(key).parent_keys
+        if parent not in selected and parent.path[0] != "raw" and graph.has(parent)
+    }
+    upstream = {key for key in upstream if graph.get(key).is_materializable}
+    if not upstream:
+        return
+    with connect() as client:
+        existing = {
+            (str(database), str(name))
+            for database, name in client.query(
+                "SELECT database, name FROM system.tables "
+                "WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema')"
+            ).result_rows
+        }
+    missing = sorted("/".join(key.path) for key in upstream if (key.path[0], key.path[-1]) not in existing)
+    if missing:
+        raise ConfigurationError(
+            f"the models these sources feed also read {len(missing)} model(s) not built yet "
+            f"({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}): run `revops run` once first"
+        )
+
+
 def run_main_job(console: Console, settings: Settings, targets: RunTargets | None = None) -> RunOutcome:
     """The main job (or its part loading `targets`: their raw tables and the models downstream), then
     the usage job for every range of days whose events changed (late deliveries included), each a
@@ -282,6 +313,8 @@ def run_main_job(console: Console, settings: Settings, targets: RunTargets | Non
     parse_dbt_project()
     defs = build_definitions(settings, providers=providers)
     selection, run_config = _selection_and_config(defs, targets)
+    if selection is not None:
+        require_upstream_models(defs, selection)
     started = time.monotonic()
     success, run_id = execute_job(
         instance, defs, MAIN_JOB_NAME, console=console, run_config=run_config, asset_selection=selection
