@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -66,6 +68,17 @@ SourceOption = Annotated[
 ]
 
 
+@contextmanager
+def _refused_with_status_2(command: str) -> Iterator[None]:
+    """A run revops cannot start as asked (no registry, an unknown workspace or source, a warehouse not
+    built for a partial run) is one line and exit status 2, as for a bad option."""
+    try:
+        yield
+    except ConfigurationError as error:
+        typer.secho(f"revops {command}: {error}", err=True, fg="red")
+        raise typer.Exit(2) from None
+
+
 def _settings_for(demo: bool) -> Settings:
     settings = get_settings()
     return settings.model_copy(update={"providers": DEMO_PROVIDERS}) if demo else settings
@@ -95,7 +108,8 @@ def _run(settings: Settings, targets: RunTargets, command: str) -> None:
         if names
     )
     console.print(f"revops {command}: {source}{scope} → {settings.resolved_warehouse_url.split('@')[-1]}")
-    outcome = run_main_job(console, settings, targets)
+    with _refused_with_status_2(command):
+        outcome = run_main_job(console, settings, targets)
     print_summary(console, outcome, settings)
     raise typer.Exit(0 if outcome.success else 1)
 
@@ -115,7 +129,9 @@ def run(
     """Run the main job: load every source for every workspace (or those named: their raw tables and
     the models built from them; the others' raw rows stay as they are), build and test the models."""
     settings = _settings_for(demo)
-    _run(settings, _run_targets(settings, workspace, source), "run")
+    with _refused_with_status_2("run"):
+        targets = _run_targets(settings, workspace, source)
+    _run(settings, targets, "run")
 
 
 @app.command()
@@ -136,14 +152,15 @@ def backfill(
     from revops.pipelines.sources import source_named
 
     settings = _settings_for(demo)
-    targets = _run_targets(settings, workspace, source)
     moment = since if since.tzinfo else since.replace(tzinfo=UTC)
-    with providers_from(settings).open_registry() as registry:
-        for name in targets.sources:
-            having = {ws.id for ws in registry.with_provider(name)}
-            for workspace_id in targets.workspaces:
-                if workspace_id not in having:
-                    raise ConfigurationError(f"workspace {workspace_id!r} has no {name} account")
+    with _refused_with_status_2("backfill"):
+        targets = _run_targets(settings, workspace, source)
+        with providers_from(settings).open_registry() as registry:
+            for name in targets.sources:
+                having = {ws.id for ws in registry.with_provider(name)}
+                for workspace_id in targets.workspaces:
+                    if workspace_id not in having:
+                        raise ConfigurationError(f"workspace {workspace_id!r} has no {name} account")
     for name in targets.sources:
         for workspace_id in targets.workspaces:
             rewound = rewind(source_named(name), workspace_id, moment)
