@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import AssetKey, Definitions
+from dagster import AssetCheckKey, AssetKey, Definitions
 
-from revops.assets.ingestion import raw_asset_key
+from revops.assets.ingestion import QUARANTINE_CHECK, raw_asset_key
 from revops.assets.jobs import MAIN_JOB_NAME
 from revops.core.paths import REPO_ROOT
+from revops.pipelines.quarantine import QUARANTINE_TABLE
 from revops.pipelines.sources import STRIPE
 
 
@@ -50,7 +51,13 @@ def test_every_staging_model_depends_on_its_raw_table(production_definitions: De
 def test_dbt_tests_are_asset_checks(production_definitions: Definitions) -> None:
     checks = production_definitions.resolve_asset_graph().asset_check_keys
     assert any(check.asset_key.path[0] == "staging" for check in checks)
-    assert any(check.name == "no_rejected_stripe_records" for check in checks)
+    # One check over the one bad-record sink, run by every job that loads.
+    quarantine = AssetCheckKey(raw_asset_key(QUARANTINE_TABLE), QUARANTINE_CHECK)
+    assert quarantine in checks
+    for job in ("revops_main", "load_stripe", "load_plaid"):
+        assert (
+            quarantine in production_definitions.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys
+        )
 
 
 def test_dagster_cli_validates_the_workspace() -> None:

@@ -155,7 +155,12 @@ def test_every_own_table_and_database_is_created_on_cluster_and_replicated(clust
         assert match, statement
         created[match["table"]] = match
     declared = declared_tables()
-    assert set(created) == {*declared, "`raw`.`quarantined_records`", "`api`.`api_keys`"}
+    assert set(created) == {
+        *declared,
+        "`raw`.`quarantined_records`",
+        "`raw`.`quarantine_releases`",
+        "`api`.`api_keys`",
+    }
     for table, key in declared.items():
         match = created[table]
         assert match["order_by"] == ", ".join(f"`{column}`" for column in key), table

@@ -21,8 +21,6 @@ from revops.pipelines.stripe.settings import (
     ENDPOINTS,
     INVOICE_LINE_ITEM_COLUMNS,
     INVOICE_LINE_ITEMS_TABLE,
-    REJECTED_COLUMNS,
-    REJECTED_TABLE,
     SUBSCRIPTION_ITEM_COLUMNS,
     SUBSCRIPTION_ITEMS_TABLE,
     TEXT,
@@ -62,9 +60,6 @@ def raw_contracts() -> dict[str, dict[str, Any]]:
     contracts = {endpoint.table: _table_contract(endpoint.columns) for endpoint in ENDPOINTS}
     contracts[SUBSCRIPTION_ITEMS_TABLE] = _table_contract(SUBSCRIPTION_ITEM_COLUMNS)
     contracts[INVOICE_LINE_ITEMS_TABLE] = _table_contract(INVOICE_LINE_ITEM_COLUMNS)
-    contracts[REJECTED_TABLE] = _table_contract(
-        REJECTED_COLUMNS, key="rejected_id", required=("reason", "payload")
-    )
     return contracts
 
 
@@ -389,10 +384,6 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
         v1(WS_B, id="evt_1", created=CREATED, type="invoice.paid", api_version="2025-03-31.basil",
            data={"object": {"id": "in_1", "object": "invoice"}}, request={"id": None}, livemode=True),
     ]
-    rejected_records = [
-        v1(WS_A, rejected_id="rej_1", resource="charges", object_id="ch_bad", reason="missing id",
-           payload="{}"),
-    ]
     return {
         "stripe_customers": customers,
         "stripe_products": products,
@@ -409,7 +400,6 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
         "stripe_payouts": payouts,
         "stripe_balance_transactions": balance_transactions,
         "stripe_events": events,
-        REJECTED_TABLE: rejected_records,
     }
 # fmt: on
 

@@ -15,12 +15,13 @@ import pytest
 from dagster import DagsterInstance
 
 from revops.assets.definitions import build_definitions
-from revops.assets.ingestion import SYNC_CHECK, raw_asset_key
+from revops.assets.ingestion import QUARANTINE_CHECK, SYNC_CHECK, raw_asset_key
 from revops.assets.resources import ActionTargets, ProviderAccountsResource
 from revops.core.paths import DBT_PROJECT_DIR, REPO_ROOT
 from revops.core.settings import Settings
 from revops.core.workspaces import Account, Workspace, WorkspaceRegistry
 from revops.pipelines.loading import declare_contracts
+from revops.pipelines.quarantine import QUARANTINE_TABLE
 from revops.pipelines.runner import load
 from revops.pipelines.sources import SOURCES, SourceSpec, account_models
 from revops.quality.rules import RAW_TABLE_RULES, declared_rules
@@ -96,6 +97,7 @@ CRM = SourceSpec(
     account=CrmAccount,
     build=_crm_source,
     declare_tables=_declare_crm,
+    rewind=lambda resources, since: None,  # the CRM is listed whole on every run: no cursor
     cron_schedule="0 4 * * *",
     warn_after=timedelta(hours=26),
     fail_after=timedelta(hours=50),
@@ -159,8 +161,11 @@ def test_a_source_added_through_the_registry_gets_its_loader_assets_and_quality_
     assert result.success
     assert {m.asset_key for m in result.asset_materializations_for_node("crm_raw")} == {key}
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {"expectations", SYNC_CHECK}
-    assert all(e.asset_key == key and e.passed for e in evaluations.values())
+    # Its table's checks, and the quarantine's, which every loading job runs: nothing is quarantined.
+    assert set(evaluations) == {"expectations", SYNC_CHECK, QUARANTINE_CHECK}
+    assert all(e.passed for e in evaluations.values())
+    assert evaluations[QUARANTINE_CHECK].asset_key == raw_asset_key(QUARANTINE_TABLE)
+    assert all(e.asset_key == key for name, e in evaluations.items() if name != QUARANTINE_CHECK)
     evaluation = evaluations["expectations"]
     assert evaluation.metadata["rows_validated"].value == 3
     rows = query(f"SELECT id, arr_amount FROM raw.{CRM_TABLE} FINAL ORDER BY id")

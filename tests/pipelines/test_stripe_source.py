@@ -130,8 +130,9 @@ def test_malformed_records_are_quarantined_and_the_rest_loads(world: World, serv
         assert len(malformed["charges"]) == 2
         with connect() as client:
             rejected = client.query(
-                "SELECT resource, object_id, reason FROM raw.stripe_rejected_records FINAL "
-                "WHERE workspace_id = {ws:String}",
+                "SELECT replaceOne(table_name, 'stripe_', ''), record_id, reason "
+                "FROM raw.quarantined_records "
+                "FINAL WHERE workspace_id = {ws:String} AND stage = 'extract'",
                 parameters={"ws": workspace.id},
             ).result_rows
         assert {(resource, object_id) for resource, object_id, _ in rejected} >= {

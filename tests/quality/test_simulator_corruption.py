@@ -1,13 +1,13 @@
 """Records the simulator corrupts on the wire (`Faults(malformed=…)`: a non-integer amount, a
-currency that is no ISO code, a missing timestamp) are rejected by the Stripe source into
-`raw.stripe_rejected_records` with the reason, fail the rejected-records check, and never reach
-staging, while every other object does."""
+currency that is no ISO code, a missing timestamp) are rejected by the Stripe source into the one
+quarantine (`raw.quarantined_records`, stage `extract`, with the reason and payload), fail the
+quarantine's check, and never reach staging, while every other object does."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from revops.assets.ingestion import no_rejected_stripe_records
+from revops.assets.ingestion import quarantine_check
 from revops.core.warehouse import connect
 from revops.pipelines.runner import ensure_raw_tables, load
 from revops.pipelines.sources import STRIPE
@@ -27,7 +27,8 @@ def test_corrupted_records_are_rejected_with_reason_checked_and_absent_downstrea
 
     with connect() as client:
         rejected = client.query(
-            "SELECT workspace_id, resource, object_id, reason FROM raw.stripe_rejected_records FINAL"
+            "SELECT workspace_id, replaceOne(table_name, 'stripe_', ''), record_id, reason "
+            "FROM raw.quarantined_records FINAL WHERE stage = 'extract' AND payload != ''"
         ).result_rows
     for workspace_id, truth in truths.items():
         for resource in ("charges", "customers"):
@@ -36,9 +37,9 @@ def test_corrupted_records_are_rejected_with_reason_checked_and_absent_downstrea
             assert set(got) == expected
             assert all(reason for reason in got.values())
 
-    check = no_rejected_stripe_records()
+    check = quarantine_check([STRIPE])()
     assert not check.passed
-    assert check.metadata["rejected_records"].value == sum(
+    assert check.metadata["quarantined_records"].value == sum(
         len(ids) for truth in truths.values() for ids in truth.malformed_ids.values()
     )
 

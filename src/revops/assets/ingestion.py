@@ -7,16 +7,20 @@ its last good sync (its staleness is in `raw.sync_attempts`), the others' move o
 the failed check and exits non-zero.
 """
 
+import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from dagster import (
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     AssetSpec,
+    Config,
     Definitions,
     FreshnessPolicy,
     MaterializeResult,
@@ -29,12 +33,26 @@ from revops.assets.quality import expectation_check_results, expectation_check_s
 from revops.assets.resources import ProviderAccountsResource
 from revops.core.warehouse import connect
 from revops.pipelines.loading import RAW_DATABASE
+from revops.pipelines.quarantine import QUARANTINE_TABLE
 from revops.pipelines.runner import WorkspaceLoad, load
 from revops.pipelines.sources import SourceSpec
-from revops.pipelines.stripe.settings import REJECTED_TABLE
+from revops.quality.quarantine import ensure_quarantine_table, quarantined
 from revops.quality.rules import declared_rules
 
 SYNC_CHECK = "every_workspace_synced"
+
+
+class IngestionConfig(Config):
+    """Run configuration of a source's ingestion step (`revops run --workspace`)."""
+
+    workspaces: list[str] = []
+    """Load only these workspaces (none: every workspace with the provider); the others' raw rows stay
+    as they are."""
+
+
+def ingestion_op_name(source: SourceSpec) -> str:
+    """The step that loads `source` (its multi-asset), which `IngestionConfig` configures."""
+    return f"{source.name}_raw"
 
 
 def raw_asset_key(table: str) -> AssetKey:
@@ -60,6 +78,17 @@ def connection_metadata(loads: Sequence[WorkspaceLoad]) -> dict[str, MetadataVal
             }
         ),
     }
+
+
+WORKSPACE_PROGRESS = re.compile(r"^(?P<source>\w+) (?P<workspace>\S+) \((?P<done>\d+)/(?P<total>\d+)\): ")
+"""A per-workspace line of an ingestion step's log, as `workspace_progress_line` writes it (the CLI's
+progress bars advance on it)."""
+
+
+def workspace_progress_line(source: str, loaded: WorkspaceLoad, done: int, total: int) -> str:
+    """One line per workspace extracted and loaded, in the step's Dagster log."""
+    outcome = "failed" if loaded.error else f"{sum(loaded.rows_by_table.values())} rows"
+    return f"{source} {loaded.workspace_id} ({done}/{total}): {outcome} in {loaded.elapsed_s:.1f}s"
 
 
 def sync_check_specs(source: SourceSpec) -> list[AssetCheckSpec]:
@@ -100,7 +129,7 @@ def sync_check_results(
 
 def source_assets(source: SourceSpec) -> AssetsDefinition:
     @multi_asset(
-        name=f"{source.name}_raw",
+        name=ingestion_op_name(source),
         specs=[
             AssetSpec(
                 raw_asset_key(table),
@@ -116,12 +145,24 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
         check_specs=[*expectation_check_specs(source.tables), *sync_check_specs(source)],
     )
     def load_source(
-        context: AssetExecutionContext, providers: ProviderAccountsResource
+        context: AssetExecutionContext, config: IngestionConfig, providers: ProviderAccountsResource
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
-        """Loads every workspace with this provider; a failing workspace fails the sync checks, not the
-        step, so neither the other workspaces' loads nor the models downstream stop for it."""
+        """Loads every workspace with this provider (or those the config names); a failing workspace
+        fails the sync checks, not the step, so neither the other workspaces' loads nor the models
+        downstream stop for it."""
         with providers.open_registry() as registry:
-            loads = [load(source, workspace) for workspace in registry.with_provider(source.name)]
+            workspaces = [
+                workspace
+                for workspace in registry.with_provider(source.name)
+                if not config.workspaces or workspace.id in config.workspaces
+            ]
+            loads = []
+            for done, workspace in enumerate(workspaces, start=1):
+                loaded = load(source, workspace)
+                loads.append(loaded)
+                context.log.info(workspace_progress_line(source.name, loaded, done, len(workspaces)))
+                if loaded.error:
+                    context.log.error(f"{source.name} {loaded.workspace_id} failed: {loaded.error}")
         connections = connection_metadata(loads)
         for table in source.tables:
             by_workspace = {load.workspace_id: load.rows_by_table.get(table, 0) for load in loads if load.ok}
@@ -137,39 +178,66 @@ def source_assets(source: SourceSpec) -> AssetsDefinition:
         # so excluded from this run's models.
         yield from expectation_check_results(declared_rules([source]).values())
         yield from sync_check_results(source, loads, connections)
-        for loaded in loads:
-            rows = sum(loaded.rows_by_table.values())
-            context.log.info(f"{source.name} {loaded.workspace_id}: {rows} rows in {loaded.elapsed_s:.1f}s")
-            if loaded.error:
-                context.log.error(f"{source.name} {loaded.workspace_id} failed: {loaded.error}")
 
     return load_source
 
 
-@asset_check(asset=raw_asset_key(REJECTED_TABLE), description="No Stripe record was rejected as malformed.")
-def no_rejected_stripe_records() -> AssetCheckResult:
-    with connect() as client:
-        rejected = list(
-            client.query(
-                "SELECT workspace_id, resource, reason, count() AS records, "
-                "any(object_id) AS sample_object_id "
-                f"FROM {RAW_DATABASE}.{REJECTED_TABLE} FINAL GROUP BY workspace_id, resource, reason "
-                "ORDER BY workspace_id, resource, reason"
-            ).named_results()
-        )
-    return AssetCheckResult(
-        passed=not rejected,
-        severity=AssetCheckSeverity.WARN,
-        metadata={
-            "rejected_records": MetadataValue.int(sum(row["records"] for row in rejected)),
-            "by_reason": MetadataValue.json(rejected),
-        },
+QUARANTINE_CHECK = "no_quarantined_records"
+
+quarantine_asset = AssetSpec(
+    raw_asset_key(QUARANTINE_TABLE),
+    group_name="quality",
+    kinds={"clickhouse"},
+    description=(
+        "The one sink for bad records, every source's (raw.quarantined_records): objects a source "
+        "rejected as it received them (stage `extract`, with the payload; the Stripe source's malformed "
+        "objects) and loaded records failing a blocking expectation (stage `validate`, left out of "
+        "staging). Written by the ingestion steps; `revops quarantine list|release`."
+    ),
+)
+
+
+def quarantine_check(sources: Sequence[SourceSpec]) -> AssetChecksDefinition:
+    """The quarantine's check, after every ingestion step: warns while any record is quarantined, with
+    the counts per stage, workspace, table and expectation."""
+
+    @asset_check(
+        asset=quarantine_asset.key,
+        name=QUARANTINE_CHECK,
+        description="No record is quarantined (rejected by a source, or failing a blocking expectation).",
+        additional_deps=[raw_asset_key(table) for source in sources for table in source.tables],
     )
+    def no_quarantined_records() -> AssetCheckResult:
+        with connect() as client:
+            ensure_quarantine_table(client)
+            entries = quarantined(client)
+        counts = Counter((e.stage, e.workspace_id, e.table_name, e.expectation) for e in entries)
+        return AssetCheckResult(
+            passed=not entries,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "quarantined_records": MetadataValue.int(len(entries)),
+                "by_stage": MetadataValue.json(dict(Counter(e.stage for e in entries))),
+                "by_reason": MetadataValue.json(
+                    [
+                        {
+                            "stage": stage,
+                            "workspace_id": ws,
+                            "table_name": table,
+                            "expectation": check,
+                            "records": n,
+                        }
+                        for (stage, ws, table, check), n in sorted(counts.items())
+                    ]
+                ),
+            },
+        )
+
+    return no_quarantined_records
 
 
 def ingestion_definitions(sources: Sequence[SourceSpec]) -> Definitions:
-    loads_stripe = any(REJECTED_TABLE in source.tables for source in sources)
     return Definitions(
-        assets=[source_assets(source) for source in sources],
-        asset_checks=[no_rejected_stripe_records] if loads_stripe else [],
+        assets=[*(source_assets(source) for source in sources), quarantine_asset],
+        asset_checks=[quarantine_check(sources)],
     )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,8 +16,12 @@ from revops.cli.api_keys import app as api_keys_app
 from revops.cli.bi_users import app as bi_users_app
 from revops.cli.errors import DEBUG, OneLineErrors
 from revops.cli.output import OutputFormat
+from revops.cli.quarantine import app as quarantine_app
 from revops.core.plugins import CLI_GROUP, plugins
-from revops.core.settings import REGISTRY_PROVIDERS, ConfigurationError, get_settings
+from revops.core.settings import REGISTRY_PROVIDERS, ConfigurationError, Settings, get_settings
+
+if TYPE_CHECKING:
+    from revops.cli.running import RunTargets
 
 app = typer.Typer(
     cls=OneLineErrors,
@@ -25,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(bi_users_app, name="bi-users")
+app.add_typer(quarantine_app, name="quarantine")
 console = Console()
 errors = Console(stderr=True)
 
@@ -50,6 +58,62 @@ def main(
         driver_log.addHandler(logging.NullHandler())
 
 
+WorkspaceOption = Annotated[
+    list[str] | None,
+    typer.Option("--workspace", "-w", help="Only this workspace; repeat for several (default: all)."),
+]
+SourceOption = Annotated[
+    list[str] | None,
+    typer.Option("--source", "-s", help="Only this source; repeat for several (default: all)."),
+]
+
+
+@contextmanager
+def _refused_with_status_2(command: str) -> Iterator[None]:
+    """A run revops cannot start as asked (no registry, an unknown workspace or source, a warehouse not
+    built for a partial run) is one line and exit status 2, as for a bad option."""
+    try:
+        yield
+    except ConfigurationError as error:
+        typer.secho(f"revops {command}: {error}", err=True, fg="red")
+        raise typer.Exit(2) from None
+
+
+def _settings_for(demo: bool) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"providers": DEMO_PROVIDERS}) if demo else settings
+
+
+def _run_targets(settings: Settings, workspaces: list[str] | None, sources: list[str] | None) -> RunTargets:
+    """The workspaces and sources asked for, checked against the configured ones."""
+    from revops.assets.resources import providers_from
+    from revops.cli.running import resolve_targets
+    from revops.pipelines.sources import SOURCES
+
+    known_workspaces = providers_from(settings).workspace_ids() if workspaces else []
+    return resolve_targets(known_workspaces, [s.name for s in SOURCES], workspaces or [], sources or [])
+
+
+def _run(settings: Settings, targets: RunTargets, command: str) -> None:
+    from revops.cli.running import print_summary, run_main_job
+
+    source = (
+        f"registry {settings.workspaces_file}"
+        if settings.providers == REGISTRY_PROVIDERS
+        else f"the {settings.providers} providers"
+    )
+    scope = "".join(
+        f" ({kind}: {', '.join(names)})"
+        for kind, names in (("workspaces", targets.workspaces), ("sources", targets.sources))
+        if names
+    )
+    console.print(f"revops {command}: {source}{scope} → {settings.resolved_warehouse_url.split('@')[-1]}")
+    with _refused_with_status_2(command):
+        outcome = run_main_job(console, settings, targets)
+    print_summary(console, outcome, settings)
+    raise typer.Exit(0 if outcome.success else 1)
+
+
 @app.command()
 def run(
     demo: Annotated[
@@ -59,26 +123,52 @@ def run(
             help="Load the simulated businesses (REVOPS_PROVIDERS=simulated) instead of the registry.",
         ),
     ] = False,
+    workspace: WorkspaceOption = None,
+    source: SourceOption = None,
 ) -> None:
-    """Run the main job (load every source for every workspace, build and test the models)."""
-    from revops.cli.running import print_summary, run_main_job
+    """Run the main job: load every source for every workspace (or those named: their raw tables and
+    the models built from them; the others' raw rows stay as they are), build and test the models."""
+    settings = _settings_for(demo)
+    with _refused_with_status_2("run"):
+        targets = _run_targets(settings, workspace, source)
+    _run(settings, targets, "run")
 
-    settings = get_settings()
-    if demo:
-        settings = settings.model_copy(update={"providers": DEMO_PROVIDERS})
-    source = (
-        f"registry {settings.workspaces_file}"
-        if settings.providers == REGISTRY_PROVIDERS
-        else f"the {settings.providers} providers"
-    )
-    console.print(f"revops run: {source} → {settings.resolved_warehouse_url.split('@')[-1]}")
-    try:
-        outcome = run_main_job(console, settings)
-    except ConfigurationError as error:
-        typer.secho(f"revops run: {error}", err=True, fg="red")
-        raise typer.Exit(2) from None
-    print_summary(console, outcome, settings)
-    raise typer.Exit(0 if outcome.success else 1)
+
+@app.command()
+def backfill(
+    workspace: Annotated[list[str], typer.Option("--workspace", "-w", help="The workspace; repeatable.")],
+    source: Annotated[list[str], typer.Option("--source", "-s", help="The source; repeatable.")],
+    since: Annotated[
+        datetime,
+        typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="Re-sync from this day (UTC)."),
+    ],
+    demo: Annotated[bool, typer.Option("--demo", help="On the simulated businesses.")] = False,
+) -> None:
+    """Move the workspace's source cursors back to --since and re-sync it (rows merge on their keys:
+    running it twice changes nothing; no other workspace is touched). docs/operations.md says what
+    --since means for each source."""
+    from revops.assets.resources import providers_from
+    from revops.pipelines.runner import rewind
+    from revops.pipelines.sources import source_named
+
+    settings = _settings_for(demo)
+    moment = since if since.tzinfo else since.replace(tzinfo=UTC)
+    with _refused_with_status_2("backfill"):
+        targets = _run_targets(settings, workspace, source)
+        with providers_from(settings).open_registry() as registry:
+            for name in targets.sources:
+                having = {ws.id for ws in registry.with_provider(name)}
+                for workspace_id in targets.workspaces:
+                    if workspace_id not in having:
+                        raise ConfigurationError(f"workspace {workspace_id!r} has no {name} account")
+    for name in targets.sources:
+        for workspace_id in targets.workspaces:
+            rewound = rewind(source_named(name), workspace_id, moment)
+            state = (
+                f"cursors moved back to {moment:%Y-%m-%d %H:%M} UTC" if rewound else "never loaded: loads all"
+            )
+            console.print(f"revops backfill: {name} {workspace_id}: {state}")
+    _run(settings, targets, "backfill")
 
 
 @app.command()

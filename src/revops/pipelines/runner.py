@@ -29,6 +29,7 @@ from revops.pipelines.loading import (
     clickhouse_destination,
     ensure_declared_tables,
 )
+from revops.pipelines.quarantine import declare_quarantine
 from revops.pipelines.sources import SOURCES, SourceSpec
 
 # Stripe objects have many fields that are null in every row so far; dlt warns about each of them.
@@ -155,6 +156,7 @@ def load(source: SourceSpec, workspace: Workspace) -> WorkspaceLoad:
 OWN_TABLE_DECLARATIONS: dict[str, Callable[[dlt.Schema], None]] = {
     "dunning": dunning.declare_tables,
     "syncs": syncs.declare_tables,
+    "quarantine": declare_quarantine,  # staging anti-joins it, so it exists before any dbt build
 }
 
 
@@ -168,3 +170,16 @@ def ensure_raw_tables(sources: Sequence[SourceSpec] = SOURCES) -> None:
             schema = dlt.Schema(name)
             declare(schema)
             ensure_declared_tables(client, schema)
+
+
+def rewind(source: SourceSpec, workspace_id: str, since: datetime) -> bool:
+    """Move the cursors of one workspace's `source` pipeline back to `since` (its next load re-syncs
+    from there, merging on primary keys), in the pipeline's local state — no other workspace's or
+    source's. False when the pipeline has never run: its first load reads everything anyway."""
+    pipeline = _pipeline_matching_warehouse(source.name, workspace_id)
+    if pipeline.first_run:
+        return False
+    with pipeline.managed_state() as state:
+        resources = state.setdefault("sources", {}).setdefault(source.name, {}).setdefault("resources", {})
+        source.rewind(resources, since.astimezone(UTC))
+    return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +23,7 @@ from dlt.extract.source import DltSource
 from revops.core.workspaces import Account, WorkspaceRegistry, load_registry
 from revops.pipelines import plaid, quickbooks, stripe, usage, xero
 from revops.pipelines.plaid.settings import PlaidAccount
+from revops.pipelines.quarantine import QUARANTINE_TABLE
 from revops.pipelines.quickbooks.settings import QuickBooksAccount
 from revops.pipelines.stripe.settings import ENDPOINTS, StripeAccount
 from revops.pipelines.usage.settings import UsageAccount
@@ -43,6 +44,9 @@ class SourceSpec:
     """(workspace id, its account) → the dlt source loading it."""
     declare_tables: Callable[[dlt.Schema], None]
     """Declares the raw-table contracts (columns staging reads, keys) in a dlt schema."""
+    rewind: Callable[[dict[str, Any], datetime], None]
+    """(the source's dlt resource states, a moment) → those states with the cursors moved back to the
+    moment (changed in place): what `revops backfill --since` does, in the source's own terms."""
     cron_schedule: str
     """How often the source's own job loads it (and rebuilds what depends on it)."""
     warn_after: timedelta
@@ -58,6 +62,10 @@ class SourceSpec:
     """Per table, money columns beyond those the naming rule finds (quality/rules.py)."""
     non_negative: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Per table, money columns the provider documents as never negative."""
+    refetch: Callable[[str, Any, list[tuple[str, str, str | None]]], DltSource] | None = None
+    """(workspace id, its account, [(raw table, record id, payload)]) → a dlt source fetching those
+    records again from the provider: valid ones land in their tables, invalid ones back in the
+    quarantine (stage `extract`). For sources that reject records as they extract them."""
 
     def schema(self) -> dlt.Schema:
         """A dlt schema holding exactly this source's declared raw tables."""
@@ -67,8 +75,11 @@ class SourceSpec:
 
     @cached_property
     def tables(self) -> tuple[str, ...]:
-        """The raw tables this source lands (one Dagster asset each)."""
-        return tuple(table["name"] for table in self.schema().data_tables())
+        """The raw tables this source lands (one Dagster asset each); not the quarantine it may also
+        write its rejections to, which every source shares."""
+        return tuple(
+            table["name"] for table in self.schema().data_tables() if table["name"] != QUARANTINE_TABLE
+        )
 
     def source_for(self, workspace_id: str, account: Account) -> DltSource:
         if not isinstance(account, self.account):
@@ -83,6 +94,7 @@ STRIPE = SourceSpec(
     account=StripeAccount,
     build=stripe.stripe_source_for,
     declare_tables=stripe.declare_tables,
+    rewind=stripe.rewind,
     # Payment data drives dunning and reconciliation the same day: hourly, with room for one miss.
     cron_schedule="15 * * * *",
     warn_after=timedelta(hours=2),
@@ -90,6 +102,7 @@ STRIPE = SourceSpec(
     currency_case="lower",
     minor_units=True,
     epoch_columns=("created",),
+    refetch=stripe.refetch_source_for,
     money_columns={endpoint.table: frozenset(endpoint.money_fields) for endpoint in ENDPOINTS},
     non_negative={
         "stripe_charges": frozenset({"amount", "amount_captured", "amount_refunded"}),
@@ -106,6 +119,7 @@ PLAID = SourceSpec(
     account=PlaidAccount,
     build=plaid.plaid_source_for,
     declare_tables=plaid.declare_tables,
+    rewind=plaid.rewind,
     # Banks post a few times a day; reconciliation needs deposits the day they land.
     cron_schedule="40 */4 * * *",
     warn_after=timedelta(hours=8),
@@ -117,6 +131,7 @@ QUICKBOOKS = SourceSpec(
     account=QuickBooksAccount,
     build=quickbooks.quickbooks_source_for,
     declare_tables=quickbooks.declare_tables,
+    rewind=quickbooks.rewind,
     cron_schedule="30 5 * * *",
     warn_after=timedelta(hours=26),
     fail_after=timedelta(hours=50),
@@ -132,6 +147,7 @@ XERO = SourceSpec(
     account=XeroAccount,
     build=xero.xero_source_for,
     declare_tables=xero.declare_tables,
+    rewind=xero.rewind,
     cron_schedule="35 5 * * *",
     warn_after=timedelta(hours=26),
     fail_after=timedelta(hours=50),
@@ -148,6 +164,7 @@ USAGE = SourceSpec(
     account=UsageAccount,
     build=usage.usage_source_for,
     declare_tables=usage.declare_tables,
+    rewind=usage.rewind,
     # Usage feeds billing and customer dashboards; late events are expected and reprocessed by day.
     cron_schedule="25 * * * *",
     warn_after=timedelta(hours=2),

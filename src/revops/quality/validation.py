@@ -10,7 +10,8 @@ so every failing record is known by its key. Failures of blocking expectations a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -19,9 +20,22 @@ from typing import TYPE_CHECKING, Any
 from clickhouse_connect.driver.client import Client
 
 from revops.core.warehouse import connect
+from revops.core.workspaces import WorkspaceRegistry
+from revops.pipelines.errors import SourceError
 from revops.pipelines.loading import RAW_DATABASE, VERSION_COLUMN
+from revops.pipelines.quarantine import EXTRACTION_STAGE
+from revops.pipelines.runner import pipeline_for, run_pipeline
+from revops.pipelines.sources import SOURCES, source_named
 from revops.quality.iso4217 import ISO_4217_CODES
-from revops.quality.quarantine import QuarantinedRecord, ensure_quarantine_table, quarantine
+from revops.quality.quarantine import (
+    QuarantinedRecord,
+    QuarantineEntry,
+    ensure_quarantine_table,
+    quarantine,
+    quarantined,
+    record_releases,
+    unquarantine,
+)
 from revops.quality.rules import (
     MAX_MAJOR_UNITS,
     MAX_MINOR_UNITS,
@@ -298,3 +312,54 @@ def validate_tables(rules: Iterable[TableRules], client: Client | None = None) -
 def validate_raw_tables(client: Client | None = None) -> dict[str, TableValidation]:
     """Validate every declared raw table."""
     return validate_tables(RAW_TABLE_RULES.values(), client)
+
+
+def _refetch(entries: Sequence[QuarantineEntry], registry: WorkspaceRegistry) -> None:
+    """Fetch extraction-stage entries again from their providers and load what is now valid (what is
+    still not goes back to the quarantine): the release of a record that never reached its table."""
+    by_pipeline: dict[tuple[str, str], list[tuple[str, str, str | None]]] = defaultdict(list)
+    for entry in entries:
+        source = next(s for s in SOURCES if entry.table_name in s.tables and s.refetch is not None)
+        by_pipeline[source.name, entry.workspace_id].append(
+            (entry.table_name, entry.record_id, entry.payload)
+        )
+    workspaces = {workspace.id: workspace for workspace in registry.workspaces}
+    for (name, workspace_id), records in by_pipeline.items():
+        source = source_named(name)
+        assert source.refetch is not None
+        account = workspaces[workspace_id].account(source.name) if workspace_id in workspaces else None
+        if account is None:
+            raise SourceError(
+                f"workspace {workspace_id!r} has no {source.name} account to fetch records from"
+            )
+        run_pipeline(pipeline_for(source.name, workspace_id), source.refetch(workspace_id, account, records))
+
+
+def release_quarantined(
+    client: Client,
+    entries: Sequence[QuarantineEntry],
+    why: str,
+    released_by: str,
+    registry: WorkspaceRegistry | None = None,
+) -> tuple[list[QuarantineEntry], list[QuarantineEntry]]:
+    """Release `entries` after their fix: take them out of the quarantine; fetch those a source rejected
+    as it extracted them again from the provider (`registry` says where) and load what is now valid;
+    validate their tables again (what still fails is quarantined again, as any load's validation would);
+    write an audit row for each record that stays out. (released, still failing). Staging reads the
+    released records on its next build."""
+    if not entries:
+        return [], []
+    refetched = [entry for entry in entries if entry.stage == EXTRACTION_STAGE]
+    if refetched and registry is None:
+        raise SourceError("releasing records a source rejected needs the workspace registry to fetch them")
+    unquarantine(client, entries)
+    if refetched:
+        assert registry is not None
+        _refetch(refetched, registry)
+    tables = {entry.table_name for entry in entries}
+    validate_tables([rules for table, rules in RAW_TABLE_RULES.items() if table in tables], client)
+    again = {entry.key for entry in quarantined(client)}
+    released = [entry for entry in entries if entry.key not in again]
+    if released:
+        record_releases(client, released, why, released_by)
+    return released, [entry for entry in entries if entry.key in again]

@@ -139,6 +139,14 @@ def _resources(
     ]
 
 
+def rewind(resources: dict[str, Any], since: datetime) -> None:
+    """A backfill (the resources' dlt state, changed in place): `/transactions/sync` cursors are opaque
+    and start nowhere but the beginning, so each Item's transactions are read again from the first
+    cursor — the Item's whole history, whatever `since` is; items and accounts are read whole on every
+    run anyway. Rows merge on their key, so reading more than `since` changes nothing twice."""
+    resources.get(TRANSACTIONS_TABLE, {}).pop("cursors", None)
+
+
 @dlt.source(name="plaid", max_table_nesting=0)
 def plaid_source(
     workspace_id: str = dlt.config.value,

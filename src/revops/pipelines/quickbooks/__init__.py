@@ -64,6 +64,21 @@ def _resource(api: QuickBooksApi, entity: Entity, synced_at: datetime, workspace
     )()
 
 
+def rewind(resources: dict[str, Any], since: datetime) -> None:
+    """A backfill from `since` (the resources' dlt state, changed in place): each entity's
+    `LastUpdatedTime` cursor goes back to it, so CDC reads the changes since then — or, beyond CDC's
+    30-day look-back, the entity is listed whole (deletions found by the ids it knows). Cursors only
+    move back."""
+    for entity in ENTITIES:
+        state = resources.get(entity.table)
+        if not state:
+            continue
+        sync = SyncState.load(state)
+        if sync.cursor is not None and sync.cursor > since:
+            sync.cursor, sync.at_cursor = since, set()
+            sync.save(state)
+
+
 @dlt.source(name="quickbooks", max_table_nesting=0)
 def quickbooks_source(
     workspace_id: str,

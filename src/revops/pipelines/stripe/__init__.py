@@ -9,6 +9,7 @@ days, and some changes (a balance transaction becoming available) emit none.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from dlt.extract.source import DltSource
 
 from revops.core.settings import get_settings
 from revops.pipelines.loading import declare_table
+from revops.pipelines.quarantine import QUARANTINE_TABLE, declare_quarantine
 from revops.pipelines.stripe.helpers import StripeApi, invalid_reason, rejected_record
 from revops.pipelines.stripe.settings import (
     ENDPOINTS,
@@ -29,8 +31,6 @@ from revops.pipelines.stripe.settings import (
     INVOICE_LINE_ITEM_COLUMNS,
     INVOICE_LINE_ITEMS_TABLE,
     MAX_CHANGED_IDS_TO_RETRIEVE,
-    REJECTED_COLUMNS,
-    REJECTED_TABLE,
     SUBSCRIPTION_ITEM_COLUMNS,
     SUBSCRIPTION_ITEMS_TABLE,
     Endpoint,
@@ -58,13 +58,13 @@ class _Extraction:
         self.api = api
 
     def batches(self, endpoint: Endpoint, objects: Iterable[dict[str, Any]]) -> Iterator[Any]:
-        """Rows for the endpoint's table, its child tables and the rejected-records table."""
+        """Rows for the endpoint's table, its child tables and the quarantine (what it rejects)."""
         tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
         rejected: list[dict[str, Any]] = []
         for record in objects:
             reason = invalid_reason(endpoint, record)
             if reason:
-                rejected.append(rejected_record(self.api.workspace_id, endpoint.resource, record, reason))
+                rejected.append(rejected_record(self.api.workspace_id, endpoint, record, reason))
                 continue
             synced_at = datetime.now(UTC)
             row = self._with_lineage(record, synced_at)
@@ -78,7 +78,7 @@ class _Extraction:
         for table, rows in tables.items():
             yield dlt.mark.with_table_name(rows, table)
         if rejected:
-            yield dlt.mark.with_hints(rejected, dlt.mark.make_hints(table_name=REJECTED_TABLE))
+            yield dlt.mark.with_table_name(rejected, QUARANTINE_TABLE)
 
     def _with_lineage(self, record: dict[str, Any], synced_at: datetime) -> dict[str, Any]:
         return {**record, "workspace_id": self.api.workspace_id, "_revops_synced_at": synced_at}
@@ -107,15 +107,8 @@ def declare_tables(schema: dlt.Schema) -> None:
     declare_table(
         schema, INVOICE_LINE_ITEMS_TABLE, INVOICE_LINE_ITEM_COLUMNS, PRIMARY_KEY, resource="invoices"
     )
-    # Any resource may reject records; the table is attributed to the change tracker for dlt's metrics.
-    declare_table(
-        schema,
-        REJECTED_TABLE,
-        REJECTED_COLUMNS,
-        ("workspace_id", "rejected_id"),
-        resource=CHANGES_RESOURCE,
-        required=("reason", "payload"),
-    )
+    # Any resource may reject records into the quarantine; dlt's metrics attribute it to the tracker.
+    declare_quarantine(schema, resource=CHANGES_RESOURCE)
 
 
 def _list_resource(extraction: _Extraction, endpoint: Endpoint) -> DltResource:
@@ -179,6 +172,22 @@ def _object_changes(extraction: _Extraction, resync_days: int) -> DltResource:
     return dlt.resource(object_changes, name=CHANGES_RESOURCE, parallelized=True)()
 
 
+def rewind(resources: dict[str, Any], since: datetime) -> None:
+    """A backfill from `since` (the resources' dlt state, changed in place): every list resource lists
+    objects created at or after it again, and the change tracker reads events from it — or, when
+    `since` is older than Stripe keeps events, re-lists every mutable object in full. Cursors only move
+    back: one already before `since` stays."""
+    moment = int(since.timestamp())
+    for endpoint in ENDPOINTS:
+        cursor = resources.get(endpoint.resource, {}).get("incremental", {}).get("created")
+        if cursor and (cursor.get("last_value") or 0) > moment:
+            cursor["last_value"] = moment
+            cursor["unique_hashes"] = []
+    changes = resources.get(CHANGES_RESOURCE, {})
+    if "events_cursor" in changes:
+        changes["events_cursor"] = min(changes["events_cursor"], moment)
+
+
 @dlt.source(name="stripe", max_table_nesting=0)
 def stripe_source(
     workspace_id: str = dlt.config.value,
@@ -198,6 +207,53 @@ def stripe_source(
     extraction = _Extraction(StripeApi(workspace_id, api_key, api_base))
     yield from (_list_resource(extraction, endpoint) for endpoint in ENDPOINTS)
     yield _object_changes(extraction, resync_days)
+
+
+REFETCH_RESOURCE = "quarantine_release"
+
+
+@dlt.source(name="stripe", max_table_nesting=0)
+def stripe_refetch_source(
+    records: list[tuple[str, str, str | None]],
+    workspace_id: str = dlt.config.value,
+    api_key: str = dlt.secrets.value,
+    api_base: str = "https://api.stripe.com",
+) -> Iterable[DltResource]:
+    """The quarantined objects `records` ((raw table, object id, payload as received)) fetched again
+    from Stripe by id, for `revops quarantine release`: each now valid lands in its table (with its
+    child lists), each still invalid back in the quarantine with today's reason, one Stripe no longer
+    has nowhere. An object without a Stripe id cannot be fetched: its rejection stands."""
+    declare_tables(dlt.current.source_schema())
+    extraction = _Extraction(StripeApi(workspace_id, api_key, api_base))
+    by_table = {endpoint.table: endpoint for endpoint in ENDPOINTS}
+
+    def quarantine_release() -> Iterator[Any]:
+        for table, object_id, payload in records:
+            endpoint = by_table[table]
+            if not object_id.startswith(endpoint.id_prefixes):
+                received = json.loads(payload) if payload else None
+                yield dlt.mark.with_table_name(
+                    [
+                        rejected_record(
+                            workspace_id, endpoint, received, "no Stripe id to fetch the object again by"
+                        )
+                    ],
+                    QUARANTINE_TABLE,
+                )
+                continue
+            found = extraction.api.retrieve(endpoint.path, object_id, endpoint.retrieve_query)
+            if found is not None:
+                yield from extraction.batches(endpoint, [found])
+
+    yield dlt.resource(quarantine_release, name=REFETCH_RESOURCE)()
+
+
+def refetch_source_for(
+    workspace_id: str, account: StripeAccount, records: list[tuple[str, str, str | None]]
+) -> DltSource:
+    """`stripe_refetch_source` for a workspace's account (its key as `stripe_source_for` resolves it)."""
+    secrets = {"api_key": account.api_key.get_secret_value()} if account.api_key else {}
+    return stripe_refetch_source(records, workspace_id=workspace_id, api_base=account.api_base, **secrets)
 
 
 def stripe_source_for(workspace_id: str, account: StripeAccount) -> DltSource:

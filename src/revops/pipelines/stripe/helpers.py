@@ -16,6 +16,7 @@ from typing import Any
 import stripe
 
 from revops.pipelines.errors import SourceError
+from revops.pipelines.quarantine import rejected_entry
 from revops.pipelines.retry import RateLimiter, backoff_delay, retry_delay
 from revops.pipelines.stripe.settings import (
     LIVE_MODE_REQUESTS_PER_SECOND,
@@ -155,16 +156,18 @@ def invalid_reason(endpoint: Endpoint, record: Any) -> str | None:
     return None
 
 
-def rejected_record(workspace_id: str, resource: str, record: Any, reason: str) -> dict[str, Any]:
+STRIPE_OBJECT_CHECK = "stripe_object"
+"""The quarantine's `expectation` for objects the source rejects (`invalid_reason`)."""
+
+
+def rejected_record(workspace_id: str, endpoint: Endpoint, record: Any, reason: str) -> dict[str, Any]:
+    """The quarantine entry (stage `extract`) of an object the source cannot load, with its payload."""
     payload = json.dumps(record, sort_keys=True, default=str)
     object_id = record.get("id") if isinstance(record, dict) else None
-    return {
-        "workspace_id": workspace_id,
-        # The same bad record seen again is the same rejection, not a new one.
-        "rejected_id": hashlib.sha256(f"{workspace_id}|{resource}|{payload}".encode()).hexdigest()[:32],
-        "resource": resource,
-        "object_id": object_id if isinstance(object_id, str) else None,
-        "reason": reason,
-        "payload": payload,
-        "_revops_synced_at": datetime.now(UTC),
-    }
+    if not isinstance(object_id, str) or not object_id:
+        # Without an id, the payload is the record's identity: the same bad record is the same entry.
+        digest = hashlib.sha256(f"{workspace_id}|{endpoint.resource}|{payload}".encode()).hexdigest()[:32]
+        object_id = f"sha256:{digest}"
+    return rejected_entry(
+        workspace_id, endpoint.table, object_id, STRIPE_OBJECT_CHECK, reason, payload, datetime.now(UTC)
+    )

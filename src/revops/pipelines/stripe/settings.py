@@ -24,7 +24,6 @@ EVENTS_SAFETY_MARGIN_DAYS = 1
 MAX_CHANGED_IDS_TO_RETRIEVE = 200
 
 TABLE_PREFIX = "stripe_"
-REJECTED_TABLE = "stripe_rejected_records"
 
 
 @dataclass(frozen=True)
@@ -417,14 +416,6 @@ INVOICE_LINE_ITEM_COLUMNS: dict[str, str] = {
     "livemode": BOOL,
     "metadata": JSON,
 }
-REJECTED_COLUMNS: dict[str, str] = {
-    "rejected_id": TEXT,
-    "resource": TEXT,
-    "object_id": TEXT,
-    "reason": TEXT,
-    "payload": TEXT,
-}
-
 ENDPOINTS_BY_RESOURCE = {endpoint.resource: endpoint for endpoint in ENDPOINTS}
 
 

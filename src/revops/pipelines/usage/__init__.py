@@ -128,6 +128,17 @@ def _meters(workspace_id: str, meters_file: Path) -> DltResource:
     return meters
 
 
+def rewind(resources: dict[str, Any], since: datetime) -> None:
+    """A backfill from `since` (the resources' dlt state, changed in place): drop files modified at or
+    after it are read again; the feed's cursor is opaque, so the feed is read again from its start.
+    Events merge on their key, so reading more than `since` changes nothing twice."""
+    resources.get(_RESOURCE, {}).pop("cursor", None)
+    files = resources.get("usage_drop_files", {}).get("incremental", {}).get("modified")
+    if files and (files.get("last_value") or 0.0) > since.timestamp():
+        files["last_value"] = since.timestamp()
+        files["unique_hashes"] = []
+
+
 @dlt.source(name="usage", max_table_nesting=0)
 def usage_source(
     workspace_id: str,

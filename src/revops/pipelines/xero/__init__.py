@@ -28,7 +28,7 @@ from dlt.sources.rest_api import rest_api_resources
 from revops.pipelines.loading import declare_contracts
 from revops.pipelines.oauth import OAuth2RefreshTokenAuth, account_secrets, decimal_json, stamp
 from revops.pipelines.retry import RetryingSession
-from revops.pipelines.xero.helpers import if_modified_since
+from revops.pipelines.xero.helpers import if_modified_since, parse_xero_date
 from revops.pipelines.xero.settings import (
     API_PATH,
     DEFAULT_API_BASE,
@@ -52,6 +52,18 @@ def _paginator(endpoint: Endpoint) -> Any:
     if not endpoint.paged:
         return SinglePagePaginator()
     return PageNumberPaginator(base_page=1, page_param="page", total_path="pagination.pageCount")
+
+
+def rewind(resources: dict[str, Any], since: datetime) -> None:
+    """A backfill from `since` (the resources' dlt state, changed in place): each endpoint's
+    `UpdatedDateUTC` cursor goes back to it, so `If-Modified-Since` lists what changed since then.
+    Cursors only move back."""
+    value = f"/Date({int(since.timestamp() * 1000)}+0000)/"
+    for endpoint in ENDPOINTS:
+        cursor = resources.get(endpoint.table, {}).get("incremental", {}).get("UpdatedDateUTC")
+        if cursor and cursor.get("last_value") and parse_xero_date(cursor["last_value"]) > since:
+            cursor["last_value"] = value
+            cursor["unique_hashes"] = []
 
 
 @dlt.source(name="xero", max_table_nesting=0)
