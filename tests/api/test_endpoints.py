@@ -22,9 +22,10 @@ from tests.conftest import SimulatedWarehouse
 from tests.support import query
 
 WORKSPACES = ("acme", "globex")
-EMPTY_IN_THE_SHARED_WORLD = {"marts.agg_recovery_uplift", "marts.dunning_queue"}
-"""Marts with no rows in the session's simulated world; every other endpoint must return rows, so the
-tenancy tests below are never vacuous (test_tenancy_synthetic.py covers these two with synthetic rows)."""
+EMPTY_IN_THE_SHARED_WORLD = {"marts.agg_recovery_uplift", "marts.dunning_queue", "marts.fct_dunning_actions"}
+"""Marts with no rows in the session's simulated world (no dunning job runs in it); every other endpoint
+must return rows, so the tenancy tests below are never vacuous (test_tenancy_synthetic.py covers these
+with synthetic rows)."""
 
 
 @dataclass(frozen=True)
@@ -226,9 +227,12 @@ attempts (its grouping starts with workspace_id, so the tenancy filter is pushed
 def test_every_table_an_endpoint_reads_is_materialized(simulated_warehouse: SimulatedWarehouse) -> None:
     """A page is a read of stored rows, never a recomputation (a view over the usage states took
     2-8 s a page and failed under load), but for the connection status (SERVED_VIEWS)."""
-    from revops.api.routes import MART_ENDPOINTS
+    from revops.api.routes import INTERVAL_ENDPOINTS, MART_ENDPOINTS
 
-    tables = sorted({table for endpoint in MART_ENDPOINTS for table in endpoint.tables})
+    tables = sorted(
+        {table for endpoint in MART_ENDPOINTS for table in endpoint.tables}
+        | {table for endpoint in INTERVAL_ENDPOINTS for table in (endpoint.day_table, endpoint.month_table)}
+    )
     with simulated_warehouse.open():
         engines = {
             f"marts.{row['name']}": row["engine"]
