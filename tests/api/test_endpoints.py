@@ -26,6 +26,8 @@ EMPTY_IN_THE_SHARED_WORLD = {"marts.agg_recovery_uplift", "marts.dunning_queue",
 """Marts with no rows in the session's simulated world (no dunning job runs in it); every other endpoint
 must return rows, so the tenancy tests below are never vacuous (test_tenancy_synthetic.py covers these
 with synthetic rows)."""
+EMPTY_FOR_ONE_WORKSPACE = {("marts.fct_ar_aging", "globex")}
+"""(mart, workspace) with no rows in that world: globex has no receivable open at the as-of date."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,11 @@ def test_all_pages_are_exactly_the_workspaces_rows(
             )[0]["n"]
         rows = api.all_rows(endpoint.path, workspace_id, **endpoint.params, **params)
         assert len(rows) == expected, endpoint.table
-        assert rows or endpoint.table in EMPTY_IN_THE_SHARED_WORLD, f"{endpoint.table}: no rows to test"
+        assert (
+            rows
+            or endpoint.table in EMPTY_IN_THE_SHARED_WORLD
+            or (endpoint.table, workspace_id) in EMPTY_FOR_ONE_WORKSPACE
+        ), f"{endpoint.table}: no rows to test"
         assert len({json.dumps(r, sort_keys=True) for r in rows}) == len(rows), (
             f"{endpoint.path}: a row repeated"
         )

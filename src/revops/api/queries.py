@@ -498,7 +498,8 @@ class IntervalMetric:
             return self.week_sql
         if self.kind == "flow":
             return f"sum(days.{self.day})"
-        return f"argMax(days.{self.day}, days.metric_date)"
+        # Through a tuple: argMax skips NULL values, and a null rate on the last day is the answer.
+        return f"argMax(tuple(days.{self.day}), days.metric_date).1"
 
 
 @dataclass(frozen=True)
