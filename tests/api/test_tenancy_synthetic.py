@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 
 from revops.api.main import create_app
 from revops.api.queries import MartEndpoint
-from revops.api.routes import MART_ENDPOINTS
+from revops.api.routes import INTERVAL_ENDPOINTS, MART_ENDPOINTS
+from revops.core.dbt_models import dbt_model
 from revops.core.settings import Settings
 from revops.core.warehouse import connect, ensure_databases
 from tests.api.conftest import memory_keys
@@ -121,3 +122,67 @@ def test_every_endpoint_pages_through_exactly_its_workspaces_rows(revops_home: P
                         assert [row["workspace_id"] for row in rows] == [workspace_id] * ROWS_PER_WORKSPACE, (
                             table
                         )
+
+
+def test_every_interval_endpoint_totals_only_its_workspaces_rows(revops_home: Path) -> None:
+    """The day and month marts hold both workspaces' rows, each with its own MRR; every interval's
+    entries for a key are its workspace's (a leak would add the other's MRR to a week, or repeat
+    a month)."""
+    secrets, lookup = memory_keys(*((workspace_id, None) for workspace_id in WORKSPACES))
+    mrr = {"acme": 1_000, "globex": 70_000}
+    days = [DAY + timedelta(days=i) for i in range(31)]  # January 2026: Thursday 1 to Saturday 31
+    with isolated_warehouse(revops_home):
+        with connect() as client:
+            ensure_databases(client)
+            for endpoint in INTERVAL_ENDPOINTS:
+                for table, date_columns in (
+                    (endpoint.day_table, [{"metric_date": day} for day in days]),
+                    (endpoint.month_table, [{"metric_month": DAY, "period_end_date": days[-1]}]),
+                ):
+                    model = dbt_model(table)
+                    declared = ", ".join(f"`{c.name}` {c.data_type}" for c in model.columns.values())
+                    client.command(
+                        f"CREATE TABLE {table} ({declared}) ENGINE = MergeTree ORDER BY workspace_id"
+                    )
+                    rows = [
+                        {
+                            "workspace_id": ws,
+                            "reporting_currency": "USD",
+                            "mrr": mrr[ws],
+                            "new_mrr": mrr[ws],
+                            **dates,
+                        }
+                        for ws in WORKSPACES
+                        for dates in date_columns
+                    ]
+                    defaults = {"String": "", "Int64": 0, "UInt8": 1, "Array(String)": []}
+                    client.insert(
+                        table,
+                        [
+                            [row.get(c.name, defaults.get(c.data_type or "")) for c in model.columns.values()]
+                            for row in rows
+                        ],
+                        column_names=list(model.columns),
+                    )
+        app = create_app(Settings(api_rate_limit_per_minute=100_000), key_lookup=lookup)
+        with TestClient(app) as api:
+            for endpoint in INTERVAL_ENDPOINTS:
+                for interval, bounds, count in (
+                    ("day", ("2026-01-01", "2026-01-31"), 31),
+                    ("week", ("2025-12-29", "2026-02-01"), 5),
+                    ("month", ("2026-01-01", "2026-01-31"), 1),
+                ):
+                    for workspace_id in WORKSPACES:
+                        response = api.get(
+                            f"/v1{endpoint.path}",
+                            params={"from": bounds[0], "to": bounds[1], "interval": interval},
+                            headers={"Authorization": f"Bearer {secrets[workspace_id]}"},
+                        )
+                        assert response.status_code == 200, response.text
+                        entries = response.json()["entries"]
+                        assert len(entries) == count, (interval, workspace_id)
+                        assert {e["mrr"] for e in entries} == {mrr[workspace_id]}, (interval, workspace_id)
+                        if interval == "week":  # each day's new MRR, summed over the week's days in January
+                            assert [e["new_mrr"] for e in entries] == [
+                                n * mrr[workspace_id] for n in (4, 7, 7, 7, 6)
+                            ]

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from revops.api.auth import WORKSPACE_MODES_TABLE
-from revops.api.routes import MART_ENDPOINTS
+from revops.api.routes import INTERVAL_ENDPOINTS, MART_ENDPOINTS
 from revops.assets.dunning import QUEUE_KEY
 from revops.core.paths import REPO_ROOT
 from revops.core.warehouse import connect
@@ -22,6 +22,11 @@ API_SERVED = (
         for endpoint in MART_ENDPOINTS
         if endpoint.variants
         for option in endpoint.variants.options
+    }
+    | {
+        table.split(".")[1]
+        for endpoint in INTERVAL_ENDPOINTS
+        for table in (endpoint.day_table, endpoint.month_table)
     }
     | {WORKSPACE_MODES_TABLE.split(".")[1]}
 )

@@ -27,9 +27,10 @@ from revops.api.observability import (
     configure_logging,
     redact_server_access_log,
 )
-from revops.api.queries import MartEndpoint
+from revops.api.queries import IntervalEndpoint, MartEndpoint
 from revops.api.ratelimit import ConcurrencyLimiter, RateLimiter
-from revops.api.routes import MART_ENDPOINTS, health
+from revops.api.routes import INTERVAL_ENDPOINTS, MART_ENDPOINTS, health
+from revops.api.routes.intervals import interval_router
 from revops.api.routes.marts import mart_router
 from revops.api.warehouse import WarehousePool
 from revops.core.settings import Settings, get_settings
@@ -65,8 +66,10 @@ def create_app(
     settings: Settings | None = None,
     endpoints: Sequence[MartEndpoint] = MART_ENDPOINTS,
     key_lookup: KeyLookup | None = None,
+    interval_endpoints: Sequence[IntervalEndpoint] = INTERVAL_ENDPOINTS,
 ) -> FastAPI:
-    """The API over `endpoints`; keys come from the warehouse unless `key_lookup` finds them."""
+    """The API over `endpoints` (lists) and `interval_endpoints` (totals per interval); keys come from
+    the warehouse unless `key_lookup` finds them."""
     settings = settings or get_settings()
     configure_logging()
     redact_server_access_log()
@@ -109,6 +112,7 @@ def create_app(
     install_trailing_slash_redirects(app, settings.api_public_url)
     app.include_router(health.router)
     app.include_router(mart_router(endpoints))
+    app.include_router(interval_router(tuple(interval_endpoints)))
     install_offline_docs(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)

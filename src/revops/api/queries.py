@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -315,8 +315,8 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class TenantQuery:
-    """SQL over one workspace's rows of one mart, and its bound parameters. Built only by `page_query`
-    and `freshness_query`."""
+    """SQL over one workspace's rows of one mart, and its bound parameters. Built only by `page_query`,
+    `interval_query` and `freshness_query`."""
 
     sql: str
     parameters: dict[str, Any]
@@ -517,7 +517,7 @@ def fetch_page(
 ) -> Page:
     """Reads one page of `query` (built by `page_query` for `request`) from the warehouse, and its
     freshness (`freshness_query`) unless the caller knows it from this same warehouse session
-    (`freshness_known_in`), so it may block: the only place the API runs a query."""
+    (`freshness_known_in`), so it may block: with `fetch_entries`, the only places the API runs a query."""
     with pool.lease() as client:
         session = pool.session_generation  # cannot end while a client is leased
         rows = list(client.query(query.sql, parameters=query.parameters).named_results())
@@ -528,3 +528,185 @@ def fetch_page(
     rows = rows[: request.limit]
     cursor = encode_cursor(endpoint, rows[-1], cursor_scope(endpoint, request))
     return Page(rows, cursor, session, freshness)
+
+
+# Totals per interval (`/v1/metrics/all`): one entry per day, ISO week or calendar month.
+
+INTERVALS: tuple[str, ...] = ("day", "week", "month")
+"""The intervals an interval endpoint answers in: the one list its `interval` parameter accepts."""
+MetricKind = Literal["stock", "flow", "rate"]
+MAX_INTERVAL_ENTRIES = 2000
+"""Entries one request may ask for (five years of days)."""
+
+
+@dataclass(frozen=True)
+class IntervalMetric:
+    """One figure of an interval entry, named as in the month mart, and how an interval gets it.
+
+    `stock` (a level: MRR, customers, ARPA) is the value at the interval's last day; `flow` (a movement,
+    a count of customers who moved) is the month mart's month or the sum of the day mart's days; `rate`
+    is the month mart's for a month and the day mart's trailing-30-day one at the interval's last day for
+    a day or a week (a rate of a week is not a sum of days, and NRR/GRR are per customer: only the
+    marts compute them). `week_sql` overrides the week's rule for a ratio of two flows (ASP), recomputed
+    from the week's summed numerator and denominator."""
+
+    name: str
+    kind: MetricKind
+    day_column: str | None = None
+    """The day mart's column holding it (default: `name`)."""
+    week_sql: str | None = None
+
+    def __post_init__(self) -> None:
+        for identifier in (self.name, self.day_column or self.name):
+            if not IDENTIFIER.match(identifier):
+                raise ValueError(f"invalid identifier {identifier!r} in metric")
+
+    @property
+    def day(self) -> str:
+        return self.day_column or self.name
+
+    def week_aggregate(self) -> str:
+        """The SQL giving the week's value from the day mart's rows (`days`) of one ISO week."""
+        if self.week_sql is not None:
+            return self.week_sql
+        if self.kind == "flow":
+            return f"sum(days.{self.day})"
+        # Through a tuple: argMax skips NULL values, and a null rate on the last day is the answer.
+        return f"argMax(tuple(days.{self.day}), days.metric_date).1"
+
+
+@dataclass(frozen=True)
+class IntervalEndpoint:
+    """An endpoint answering totals per interval over a day mart and a month mart of the same metrics
+    (one row per workspace and `metric_date`, resp. `metric_month` with its last day `period_end_date`)."""
+
+    path: str
+    day_table: str
+    month_table: str
+    metrics: tuple[IntervalMetric, ...]
+    scope: Scope
+    summary: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for table in (self.day_table, self.month_table):
+            database, _, name = table.partition(".")
+            if database != "marts" or not IDENTIFIER.match(name):
+                raise ValueError(f"{self.path}: the API serves marts tables only, got {table!r}")
+        names = [metric.name for metric in self.metrics]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.path}: metric names must be unique")
+        models = dbt_models()
+        day, month = (models.get(table.partition(".")[2]) for table in (self.day_table, self.month_table))
+        if day is not None and month is not None:
+            for metric in self.metrics:
+                if metric.name not in month.columns or metric.day not in day.columns:
+                    raise ValueError(f"{self.path}: {metric.name} is not a column of both marts")
+                if metric.week_sql is None and (
+                    month.columns[metric.name].data_type != day.columns[metric.day].data_type
+                ):
+                    raise ValueError(f"{self.path}: the marts' contracts disagree on {metric.name!r}")
+
+
+@dataclass(frozen=True)
+class IntervalRequest:
+    start: date
+    end: date
+    interval: str
+
+
+def interval_bounds(day: date, interval: str) -> tuple[date, date]:
+    """The first and last day of the day, ISO week (Monday to Sunday) or calendar month `day` is in."""
+    if interval == "day":
+        return day, day
+    if interval == "week":
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=6)
+    first = day.replace(day=1)
+    following = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+    return first, following - timedelta(days=1)
+
+
+def _check_interval_request(request: IntervalRequest) -> None:
+    """The range must be whole intervals (an entry is never a part of its interval), `from` ≤ `to`."""
+    if request.interval not in INTERVALS:
+        raise invalid_parameter("interval", f"interval must be one of {list(INTERVALS)}")
+    if request.start > request.end:
+        raise invalid_parameter("from", f"from ({request.start}) is after to ({request.end})")
+    first, _ = interval_bounds(request.start, request.interval)
+    if first != request.start:
+        raise invalid_parameter(
+            "from",
+            f"from must be the first day of a {request.interval} with interval={request.interval}: "
+            f"{request.start} falls in the {request.interval} starting {first}",
+        )
+    _, last = interval_bounds(request.end, request.interval)
+    if last != request.end:
+        raise invalid_parameter(
+            "to",
+            f"to must be the last day of a {request.interval} with interval={request.interval}: "
+            f"{request.end} falls in the {request.interval} ending {last}",
+        )
+    days = (request.end - request.start).days + 1
+    entries = {"day": days, "week": days // 7}.get(
+        request.interval,
+        (request.end.year - request.start.year) * 12 + request.end.month - request.start.month + 1,
+    )
+    if entries > MAX_INTERVAL_ENTRIES:
+        raise invalid_parameter(
+            "to", f"the range holds {entries} {request.interval}s; ask for at most {MAX_INTERVAL_ENTRIES}"
+        )
+
+
+def interval_query(endpoint: IntervalEndpoint, workspace_id: str, request: IntervalRequest) -> TenantQuery:
+    """The entries of `request` for one workspace, in interval order; like `page_query`, the WHERE clause
+    starts with the caller's workspace and every value is bound."""
+    _check_interval_request(request)
+    parameters: dict[str, Any] = {
+        "workspace_id": workspace_id,
+        "start": to_parameter(request.start),
+        "end": to_parameter(request.end),
+    }
+    tenant = "workspace_id = {workspace_id:String}"
+    if request.interval == "month":
+        figures = [f"{metric.name} AS {metric.name}" for metric in endpoint.metrics]
+        sql = (
+            "SELECT metric_month AS interval_start, period_end_date AS date, "
+            f"reporting_currency, {', '.join(figures)} FROM {endpoint.month_table} "
+            f"WHERE {tenant} AND metric_month >= {{start:Date32}} AND metric_month <= {{end:Date32}} "
+            "ORDER BY metric_month"
+        )
+    elif request.interval == "day":
+        figures = [f"{metric.day} AS {metric.name}" for metric in endpoint.metrics]
+        sql = (
+            "SELECT metric_date AS interval_start, metric_date AS date, "
+            f"reporting_currency, {', '.join(figures)} FROM {endpoint.day_table} "
+            f"WHERE {tenant} AND metric_date >= {{start:Date32}} AND metric_date <= {{end:Date32}} "
+            "ORDER BY metric_date"
+        )
+    else:
+        # Aggregates read the table's columns through its alias: a bare name would be the SELECT's alias
+        # of the same name (ClickHouse resolves aliases first).
+        figures = [f"{metric.week_aggregate()} AS {metric.name}" for metric in endpoint.metrics]
+        sql = (
+            "SELECT toMonday(days.metric_date) AS interval_start, max(days.metric_date) AS date, "
+            f"any(days.reporting_currency) AS reporting_currency, {', '.join(figures)} "
+            f"FROM {endpoint.day_table} AS days "
+            f"WHERE days.{tenant} AND days.metric_date >= {{start:Date32}} "
+            "AND days.metric_date <= {end:Date32} "
+            "GROUP BY interval_start ORDER BY interval_start"
+        )
+    table = endpoint.month_table if request.interval == "month" else endpoint.day_table
+    return TenantQuery(sql, parameters, workspace_id, table)
+
+
+def fetch_entries(
+    pool: WarehousePool, query: TenantQuery
+) -> tuple[list[dict[str, Any]], Hashable | None, Freshness]:
+    """The rows of an `interval_query`, the embedded warehouse session they were read in, and the
+    freshness of the mart they come from (read with them)."""
+    with pool.lease() as client:
+        session = pool.session_generation
+        rows = list(client.query(query.sql, parameters=query.parameters).named_results())
+        freshness = read_freshness(client, query)
+    return rows, session, freshness

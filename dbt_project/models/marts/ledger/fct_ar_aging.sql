@@ -34,6 +34,7 @@ aged as (
         open_invoices.customer_id as customer_id,
         open_invoices.currency as currency,
         open_invoices.amount_open as amount_open,
+        assumeNotNull(toDate(as_of.as_of_at)) as as_of_date,
         greatest(
             dateDiff('day', toDate(coalesce(invoices.due_at, invoices.finalized_at)), toDate(as_of.as_of_at)), 0
         ) as days_past_due,
@@ -56,6 +57,7 @@ final as (
 
     select
         workspace_id,
+        as_of_date,
         customer_id,
         currency,
         age_bucket,
@@ -63,7 +65,7 @@ final as (
         count() as open_invoices,
         max(days_past_due) as max_days_past_due
     from aged
-    group by workspace_id, customer_id, currency, age_bucket
+    group by workspace_id, as_of_date, customer_id, currency, age_bucket
 
 )
 

@@ -1,4 +1,6 @@
-{{ config(materialized='view', tags=['usage_daily']) }}
+{{ config(materialized='table', tags=['usage_daily'], order_by=['workspace_id', 'subscription_item_id']) }}
+
+-- A table, not a view: the API serves it (`/v1/usage/charges`), and a page reads stored rows.
 
 -- What each metered subscription item should bill per period: the usage of the meter its price
 -- names (price metadata `meter`) × the price, per unit or tiered (graduated or volume), in integer

@@ -1,6 +1,6 @@
 """Routes: health and metrics, and one list endpoint per declared mart endpoint (one module per domain)."""
 
-from revops.api.queries import MartEndpoint
+from revops.api.queries import IntervalEndpoint, MartEndpoint
 from revops.api.routes import connections, ledger, metrics, recovery, usage
 
 MART_ENDPOINTS: tuple[MartEndpoint, ...] = (
@@ -10,3 +10,5 @@ MART_ENDPOINTS: tuple[MartEndpoint, ...] = (
     *usage.ENDPOINTS,
     *connections.ENDPOINTS,
 )
+
+INTERVAL_ENDPOINTS: tuple[IntervalEndpoint, ...] = metrics.INTERVAL_ENDPOINTS

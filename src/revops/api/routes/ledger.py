@@ -13,6 +13,7 @@ ACCOUNT = Filter("account", "account", str, description="Chart-of-accounts code 
 LedgerEntry = mart_row("marts.fct_ledger_entries", "LedgerEntry", exclude=("posting_key", "line_key"))
 AccountBalance = mart_row("marts.fct_account_balances_daily", "AccountBalance")
 PayoutReconciliation = mart_row("marts.fct_payout_reconciliation", "PayoutReconciliation")
+ArAging = mart_row("marts.fct_ar_aging", "ArAging")
 
 
 ENDPOINTS = (
@@ -72,6 +73,22 @@ ENDPOINTS = (
             Filter("is_flagged", "is_flagged", bool, description="Only rows that need attention (or not)."),
             CURRENCY,
             Filter("payout_id", "payout_id", str, description="One payout (`po_…`)."),
+        ),
+    ),
+    MartEndpoint(
+        path="/ledger/ar-aging",
+        table="marts.fct_ar_aging",
+        row=ArAging,
+        scope=Scope.ledger,
+        order_by=("currency", "customer_id", "age_bucket"),
+        summary="Accounts receivable aging",
+        description="Open receivables at the as-of date (`as_of_date`) per customer, currency and age "
+        "bucket (days past due), from the ledger's receivable lines, so they tie to the "
+        "`accounts_receivable` balance.",
+        filters=(
+            CURRENCY,
+            Filter("customer_id", "customer_id", str, description="One customer (`cus_…`)."),
+            Filter("age_bucket", "age_bucket", str, description="The age bucket."),
         ),
     ),
 )

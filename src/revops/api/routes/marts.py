@@ -59,13 +59,9 @@ def _query_model(endpoint: MartEndpoint) -> type[BaseModel]:
     return create_model(f"{endpoint.row.__name__}Query", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def _single_valued(endpoint: MartEndpoint) -> Callable[[Request], Awaitable[None]]:
-    """A dependency refusing a parameter given twice unless it takes several values: otherwise only
-    one of them would count, silently."""
-    multiple = set(endpoint.closed_sets)
-    known = {"limit", "cursor", *(f.param for f in endpoint.filters)}
-    if endpoint.variants is not None:
-        known.add(endpoint.variants.param)
+def single_valued(known: set[str], multiple: set[str]) -> Callable[[Request], Awaitable[None]]:
+    """A dependency refusing a parameter of `known` given twice unless it is one of `multiple` (takes
+    several values): otherwise only one of them would count, silently."""
 
     async def dependency(request: Request) -> None:
         counts = Counter(name for name, _ in request.query_params.multi_items())
@@ -74,6 +70,13 @@ def _single_valued(endpoint: MartEndpoint) -> Callable[[Request], Awaitable[None
                 raise invalid_parameter(name, f"{name} was given {count} times; it takes one value")
 
     return dependency
+
+
+def _single_valued(endpoint: MartEndpoint) -> Callable[[Request], Awaitable[None]]:
+    known = {"limit", "cursor", *(f.param for f in endpoint.filters)}
+    if endpoint.variants is not None:
+        known.add(endpoint.variants.param)
+    return single_valued(known, set(endpoint.closed_sets))
 
 
 def _page_model(endpoint: MartEndpoint) -> type[BaseModel]:

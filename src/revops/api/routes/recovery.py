@@ -18,6 +18,7 @@ RecoveryCohort = mart_row("marts.fct_recovery_cohorts", "RecoveryCohort")
 RecoveryUplift = mart_row("marts.agg_recovery_uplift", "RecoveryUplift")
 # The customer's address is for the dunning job, not for API clients.
 DunningAction = mart_row("marts.dunning_queue", "DunningAction", exclude=("customer_email",))
+DunningLogEntry = mart_row("marts.fct_dunning_actions", "DunningLogEntry")
 
 
 ENDPOINTS = (
@@ -95,6 +96,26 @@ ENDPOINTS = (
             Filter("action", "action", str, description="The kind of step (`email`, `retry`, …)."),
             DECLINE_CATEGORY,
             Filter("customer_id", "customer_id", str, description="One customer (`cus_…`)."),
+        ),
+    ),
+    MartEndpoint(
+        path="/dunning/log",
+        table="marts.fct_dunning_actions",
+        row=DunningLogEntry,
+        scope=Scope.recovery,
+        order_by=("acted_at", "attempt_id", "recorded_at", "status"),
+        summary="Dunning actions taken",
+        description="Every row the `dunning_actions` job wrote to the append-only dunning log, in time "
+        "order: `pending` before a side effect, then its outcome; `is_latest` marks the row that says "
+        "what happened to each step.",
+        filters=(
+            Filter("status", "status", str, description="The attempt's status."),
+            Filter("action", "action", str, description="The kind of step (`email`, `retry`, …)."),
+            Filter("invoice_id", "invoice_id", str, description="One invoice (`in_…`)."),
+            Filter("customer_id", "customer_id", str, description="One customer (`cus_…`)."),
+            Filter("is_latest", "is_latest", bool, description="Only each step's latest row (or not)."),
+            Filter("since", "acted_at", datetime, ">=", "Acted at or after this instant (ISO 8601)."),
+            Filter("until", "acted_at", datetime, "<", "Acted before this instant (ISO 8601)."),
         ),
     ),
 )

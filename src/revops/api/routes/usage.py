@@ -12,6 +12,9 @@ CUSTOMER = Filter("customer_id", "customer_id", str, description="One customer (
 # The hour, day and month marts share these columns (MartEndpoint checks their contracts agree).
 UsageWindow = mart_row("marts.agg_usage_daily", "UsageWindow", exclude=("usage_date", "last_event_at"))
 UsageBillingPeriod = mart_row("marts.fct_usage_by_billing_period", "UsageBillingPeriod")
+UsageCharge = mart_row("marts.fct_usage_charges", "UsageCharge")
+# A charge whose price has no service period yet has none: it sorts first.
+EPOCH = "toDateTime64(0, 3, 'UTC')"
 
 DAILY_USAGE = "marts.agg_usage_daily"
 
@@ -64,6 +67,24 @@ ENDPOINTS = (
         summary="Usage per subscription and billing period",
         description="Each meter's value over each billing period of a subscription, exact to the second "
         "at the period's edges.",
+        filters=(
+            METER,
+            CUSTOMER,
+            Filter("subscription_id", "subscription_id", str, description="One subscription (`sub_…`)."),
+            Filter("since", "period_start_at", datetime, ">=", "Periods starting at or after this instant."),
+            Filter("until", "period_start_at", datetime, "<", "Periods starting before this instant."),
+        ),
+    ),
+    MartEndpoint(
+        path="/usage/charges",
+        table="marts.fct_usage_charges",
+        row=UsageCharge,
+        scope=Scope.usage,
+        order_by=("subscription_item_id", SortKey(f"ifNull(period_start_at, {EPOCH})", datetime)),
+        summary="Usage charges per subscription item and billing period",
+        description="What each metered subscription item should bill per period: the usage of its "
+        "price's meter rated by the price (per unit, or tiers graduated or volume), in integer minor "
+        "units (`/v1/usage/billing-periods` has the usage itself).",
         filters=(
             METER,
             CUSTOMER,
