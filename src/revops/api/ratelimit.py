@@ -9,8 +9,11 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from revops.api.errors import ApiError
 
 
 @dataclass(frozen=True)
@@ -103,3 +106,19 @@ class ConcurrencyLimiter:
                 self._running[key] = running
             else:
                 del self._running[key]
+
+    @contextmanager
+    def slot(self, key: str) -> Iterator[None]:
+        """One of `key`'s query slots while the block runs; all taken: a 429 with `Retry-After`."""
+        if not self.try_acquire(key):
+            raise ApiError(
+                429,
+                "rate_limit_error",
+                "concurrency_limited",
+                f"this key already has {self.per_key} queries running; retry when one has finished",
+                headers={"Retry-After": "1"},
+            )
+        try:
+            yield
+        finally:
+            self.release(key)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from revops.api.cache import RenderedPage
 from revops.api.deps import ServicesDep, authorized
-from revops.api.errors import ERROR_RESPONSES, ApiError
+from revops.api.errors import ERROR_RESPONSES
 from revops.api.keys import ApiKey
 from revops.api.queries import (
     INTERVALS,
@@ -155,19 +155,8 @@ def _add_route(router: APIRouter, endpoint: IntervalEndpoint) -> None:
         if rendered is not None:
             services.pool.mark_used()
         else:
-            if not services.concurrency.try_acquire(key.key_id):
-                raise ApiError(
-                    429,
-                    "rate_limit_error",
-                    "concurrency_limited",
-                    f"this key already has {services.concurrency.per_key} queries running; retry when "
-                    "one has finished",
-                    headers={"Retry-After": "1"},
-                )
-            try:
+            with services.concurrency.slot(key.key_id):
                 rows, session, freshness = await run_in_threadpool(fetch_entries, services.pool, query)
-            finally:
-                services.concurrency.release(key.key_id)
             summary = {
                 name: _figure(rows[0][name], rows[-1][name]) if rows else None for name in SUMMARY_METRICS
             }

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from revops.api.cache import RenderedPage
 from revops.api.deps import ServicesDep, authorized
-from revops.api.errors import ERROR_RESPONSES, ApiError, invalid_parameter
+from revops.api.errors import ERROR_RESPONSES, invalid_parameter
 from revops.api.keys import ApiKey
 from revops.api.queries import (
     DEFAULT_PAGE_SIZE,
@@ -141,25 +141,14 @@ def _add_route(router: APIRouter, endpoint: MartEndpoint) -> None:
         if rendered is not None:
             services.pool.mark_used()
         else:
-            if not services.concurrency.try_acquire(key.key_id):
-                raise ApiError(
-                    429,
-                    "rate_limit_error",
-                    "concurrency_limited",
-                    f"this key already has {services.concurrency.per_key} queries running; retry when "
-                    "one has finished",
-                    headers={"Retry-After": "1"},
-                )
             # The freshness of (workspace, mart) is cached like a page: exact for the warehouse session.
             freshness_key = ("freshness", query.workspace_id, query.table)
             generation = services.pool.session_generation
             known = services.pages.get(generation, freshness_key)
-            try:
+            with services.concurrency.slot(key.key_id):
                 page = await run_in_threadpool(
                     fetch_page, services.pool, endpoint, wanted, query, generation if known else None
                 )
-            finally:
-                services.concurrency.release(key.key_id)
             # Validated against the response model and serialized by pydantic in one pass (FastAPI's
             # own path converts to JSON-able objects first, at several times the cost per page).
             body = PageModel(data=page.rows, has_more=page.has_more, next_cursor=page.next_cursor)
