@@ -20,29 +20,32 @@ from __future__ import annotations
 import copy
 import json
 import re
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from functools import cache
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 import plaid
 import pytest
-import yaml
 from plaid.model.accounts_get_response import AccountsGetResponse
 from plaid.model.item_get_response import ItemGetResponse
 from plaid.model.transactions_sync_response import TransactionsSyncResponse
 from plaid.model_utils import validate_and_convert_types
 
 from revops_simulator import Faults, SimulatorServer, World
+from tests.contract.contracts import (
+    FORMATS,
+    REFERENCE,
+    Contract,
+    Exchange,
+    allow_list,
+    by_provider,
+    recording,
+)
 from tests.support import isolated_warehouse, load_simulated
 
-REFERENCE = Path(__file__).parents[1] / "reference"
 SOURCES = ("plaid", "quickbooks", "xero")
 SEED, SCALE = 42, 0.1
 # Load days: a full listing; three days later (QBO CDC with a deletion stub); more than 30 days later,
@@ -63,187 +66,19 @@ PLAID_MODELS = {
 }
 
 
-@dataclass(frozen=True)
-class Exchange:
-    provider: str
-    method: str
-    path: str
-    """Below the provider's prefix."""
-    query: tuple[tuple[str, str], ...]
-    headers: dict[str, str]
-    """Lower-cased names."""
-    body: bytes
-    status: int
-    payload: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.payload)
-
-
 @pytest.fixture(scope="module")
 def exchanges(tmp_path_factory: pytest.TempPathFactory) -> list[Exchange]:
     """Every request the three sources send through the scenario, with the simulator's answer."""
-    recorded: list[Exchange] = []
     world = World(seed=SEED, as_of=DAYS[0], scale=SCALE)
-    with isolated_warehouse(tmp_path_factory.mktemp("contract")), SimulatorServer(world, Faults()) as server:
-        dispatch = server.dispatch
-
-        def recording(method: str, target: str, headers: dict[str, str], body: bytes) -> Any:
-            status, response_headers, payload = dispatch(method, target, headers, body)
-            url = urlsplit(target)
-            provider, _, path = url.path.lstrip("/").partition("/")
-            path = ("/" + path).removeprefix("/api.xro/2.0")[1:] if provider == "xero" else path
-            query = tuple(parse_qsl(url.query, keep_blank_values=True))
-            recorded.append(Exchange(provider, method, "/" + path, query, headers, body, status, payload))
-            return status, response_headers, payload
-
-        server.dispatch = recording  # type: ignore[method-assign]
+    with (
+        isolated_warehouse(tmp_path_factory.mktemp("contract")),
+        SimulatorServer(world, Faults()) as server,
+        recording(server) as recorded,
+    ):
         for day in DAYS:
             world.advance_to(day)
             load_simulated(world, server, SOURCES)
     return recorded
-
-
-def _by(exchanges: list[Exchange], provider: str) -> list[Exchange]:
-    return [exchange for exchange in exchanges if exchange.provider == provider]
-
-
-# --- schemas ---
-
-
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-FORMATS = jsonschema.FormatChecker(formats=())
-
-
-@FORMATS.checks("date-time")
-def _is_date_time(value: object) -> bool:
-    """RFC 3339 (what OpenAPI's and XSD's date-time mean): a date, a time and an offset."""
-    return not isinstance(value, str) or (_DATE_TIME.match(value) is not None and _parses(value))
-
-
-def _parses(value: str) -> bool:
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
-@FORMATS.checks("date")
-def _is_date(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    try:
-        return date.fromisoformat(value).isoformat() == value
-    except ValueError:
-        return False
-
-
-@FORMATS.checks("uuid")
-def _is_uuid(value: object) -> bool:
-    try:
-        return not isinstance(value, str) or bool(uuid.UUID(value))
-    except ValueError:
-        return False
-
-
-def _flatten(schema: Any, definitions: dict[str, Any]) -> Any:
-    """`schema` with every `allOf` merged into one object schema and every object schema closed
-    (`additionalProperties: false`): a field the specification does not document is an error."""
-    if isinstance(schema, list):
-        return [_flatten(item, definitions) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if "allOf" in schema:
-        merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-        for part in schema["allOf"]:
-            resolved = definitions[part["$ref"].rsplit("/", 1)[-1]] if "$ref" in part else part
-            resolved = _flatten(resolved, definitions)
-            merged.setdefault("properties", {}).update(resolved.get("properties", {}))
-            merged["required"] = sorted({*merged.get("required", []), *resolved.get("required", [])})
-            for key, value in resolved.items():
-                if key not in ("properties", "required", "additionalProperties"):
-                    merged.setdefault(key, value)
-        schema = merged
-    out = {key: _flatten(value, definitions) for key, value in schema.items()}
-    if "properties" in out:
-        out["properties"] = {
-            name: _flatten(value, definitions) for name, value in schema["properties"].items()
-        }
-        out["additionalProperties"] = False
-    return out
-
-
-@dataclass
-class Contract:
-    """One provider's schemas, closed, with a validator and a walk that records the fields served."""
-
-    provider: str
-    definitions: dict[str, Any]
-    undocumented: dict[str, set[str]]
-    """Per schema, fields the provider serves that its schema leaves out (allowed, with evidence)."""
-
-    @classmethod
-    def load(cls, provider: str, definitions: dict[str, Any], undocumented: list[dict[str, Any]]) -> Contract:
-        closed = {name: _flatten(schema, definitions) for name, schema in definitions.items()}
-        extra: dict[str, set[str]] = defaultdict(set)
-        for entry in undocumented:
-            for schema in entry["schemas"]:
-                for field in entry["fields"]:
-                    closed[schema]["properties"][field] = entry["schema"]
-                    extra[schema].add(field)
-        return cls(provider, closed, dict(extra))
-
-    def errors(self, instance: Any, name: str) -> list[str]:
-        schema = {"$ref": f"#/definitions/{name}", "definitions": self.definitions}
-        validator = jsonschema.Draft7Validator(schema, format_checker=FORMATS)
-        return [
-            f"{name}{''.join(f'[{p!r}]' for p in error.absolute_path)}: {error.message}"
-            for error in sorted(
-                validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))
-            )
-        ]
-
-    def walk(self, instance: Any, schema: Any, owner: str, served: dict[str, set[str]]) -> None:
-        """Record, per schema (named, or `Parent.field` for an inline one), the fields served."""
-        if instance is None or not isinstance(schema, dict):
-            return
-        if "$ref" in schema:
-            owner = schema["$ref"].rsplit("/", 1)[-1]
-            schema = self.definitions[owner]
-        for key in ("anyOf", "oneOf"):
-            for option in schema.get(key, []):
-                if self.fits(instance, option):
-                    self.walk(instance, option, owner, served)
-                    return
-        if isinstance(instance, dict) and "properties" in schema:
-            served.setdefault(owner, set()).update(set(instance) & set(schema["properties"]))
-            for field, value in instance.items():
-                child = schema["properties"].get(field)
-                if child is not None:
-                    self.walk(value, child, owner if "$ref" in _items(child) else f"{owner}.{field}", served)
-        elif isinstance(instance, list) and "items" in schema:
-            for item in instance:
-                self.walk(item, schema["items"], owner, served)
-
-    def fits(self, instance: Any, schema: Any) -> bool:
-        return jsonschema.Draft7Validator({**schema, "definitions": self.definitions}).is_valid(instance)
-
-    def documented(self, owner: str) -> set[str]:
-        if owner in self.definitions:
-            return set(self.definitions[owner].get("properties", {})) - self.undocumented.get(owner, set())
-        parent, _, field = owner.rpartition(".")
-        return set(_items(self.definitions_of(parent)["properties"][field]).get("properties", {}))
-
-    def definitions_of(self, owner: str) -> dict[str, Any]:
-        if owner in self.definitions:
-            return self.definitions[owner]
-        parent, _, field = owner.rpartition(".")
-        return _items(self.definitions_of(parent)["properties"][field])
-
-
-def _items(schema: dict[str, Any]) -> dict[str, Any]:
-    return schema.get("items", schema) if schema.get("type") == "array" else schema
 
 
 @cache
@@ -268,11 +103,6 @@ def contract(provider: str) -> Contract:
                 query["properties"][entity] = {"type": "array", "items": {"$ref": f"#/definitions/{entity}"}}
         definitions["QueryResponse"] = query
     return Contract.load(provider, definitions, allow_list()[provider].get("undocumented", []))
-
-
-@cache
-def allow_list() -> dict[str, Any]:
-    return yaml.safe_load((REFERENCE / "omitted_fields.yaml").read_text())
 
 
 def _response_schema(exchange: Exchange) -> str | None:
@@ -300,7 +130,7 @@ def _validated(exchange: Exchange) -> tuple[str, Any] | None:
 
 @pytest.mark.parametrize("provider", SOURCES)
 def test_every_response_conforms_to_the_providers_schema(exchanges: list[Exchange], provider: str) -> None:
-    mine = _by(exchanges, provider)
+    mine = by_provider(exchanges, provider)
     assert mine
     problems = []
     for exchange in mine:
@@ -317,7 +147,7 @@ def test_every_response_conforms_to_the_providers_schema(exchanges: list[Exchang
 def test_plaid_responses_load_into_plaid_pythons_models(exchanges: list[Exchange]) -> None:
     configuration = plaid.Configuration()
     checked = 0
-    for exchange in _by(exchanges, "plaid"):
+    for exchange in by_provider(exchanges, "plaid"):
         if exchange.status != 200:
             continue
         model = PLAID_MODELS[exchange.path]
@@ -329,15 +159,16 @@ def test_plaid_responses_load_into_plaid_pythons_models(exchanges: list[Exchange
 
 def test_the_scenario_uses_every_endpoint_and_query_shape(exchanges: list[Exchange]) -> None:
     """What the contract covers: each operation the sources call, in each shape they call it."""
-    plaid_paths = {e.path for e in _by(exchanges, "plaid")}
+    plaid_paths = {e.path for e in by_provider(exchanges, "plaid")}
     assert plaid_paths == set(_reference("plaid")["operations"]) | {"/accounts/get"}
-    syncs = [e.json() for e in _by(exchanges, "plaid") if e.path == "/transactions/sync" and e.status == 200]
+    plaid_ok = [e for e in by_provider(exchanges, "plaid") if e.status == 200]
+    syncs = [e.json() for e in plaid_ok if e.path == "/transactions/sync"]
     assert all(any(page[kind] for page in syncs) for kind in ("added", "modified", "removed"))
-    xero = _by(exchanges, "xero")
+    xero = by_provider(exchanges, "xero")
     assert {e.path for e in xero if e.status == 200} >= set(_reference("xero")["operations"])
     # Incremental: If-Modified-Since moves on from the epoch the first listing starts at.
     assert {e.headers.get("if-modified-since", "")[:4] for e in xero if e.path != "/connect/token"} > {"1970"}
-    qbo = [e for e in _by(exchanges, "quickbooks") if "/v3/company/" in e.path]
+    qbo = [e for e in by_provider(exchanges, "quickbooks") if "/v3/company/" in e.path]
     queries = [dict(e.query)["query"] for e in qbo if e.path.endswith("/query")]
     assert any(" WHERE Id IN (" in q for q in queries) and any(q.endswith("MAXRESULTS 100") for q in queries)
     cdc = [e for e in qbo if e.path.endswith("/cdc")]
@@ -370,7 +201,7 @@ def test_documented_fields_never_served_are_listed_with_a_reason(exchanges: list
     problems = []
     for provider in SOURCES:
         served: dict[str, set[str]] = {}
-        for exchange in _by(exchanges, provider):
+        for exchange in by_provider(exchanges, provider):
             validated = _validated(exchange)
             if validated is not None:
                 name, body = validated
@@ -405,13 +236,13 @@ def _parameter_errors(value: str, schema: dict[str, Any]) -> list[str]:
 def test_the_sources_send_only_the_parameters_the_specifications_declare(exchanges: list[Exchange]) -> None:
     problems = []
     plaid_spec = _reference("plaid")
-    for exchange in _by(exchanges, "plaid"):
+    for exchange in by_provider(exchanges, "plaid"):
         operation = plaid_spec["operations"][exchange.path]
         body = json.loads(exchange.body)
         problems += contract("plaid").errors(body, operation["request"])
         missing = [h for h in plaid_spec["security_headers"] if h.lower() not in exchange.headers]
         problems += [f"plaid {exchange.path}: no {header} header" for header in missing]
-    for exchange in _by(exchanges, "xero"):
+    for exchange in by_provider(exchanges, "xero"):
         if "token" in exchange.path:
             continue
         declared = {
@@ -437,7 +268,7 @@ def test_the_sources_send_only_the_parameters_the_specifications_declare(exchang
                 ]
     requests = json.loads((REFERENCE / "quickbooks" / "requests.json").read_text())["operations"]
     entities = set(_reference("quickbooks")["intuit_objects"])
-    for exchange in _by(exchanges, "quickbooks"):
+    for exchange in by_provider(exchanges, "quickbooks"):
         if "token" in exchange.path:
             continue
         operation = requests[exchange.path.rsplit("/", 1)[-1]]
@@ -471,7 +302,8 @@ def test_the_sources_send_only_the_parameters_the_specifications_declare(exchang
 
 
 def _first(exchanges: list[Exchange], provider: str, path_end: str) -> Any:
-    return next(e.json() for e in _by(exchanges, provider) if e.path.endswith(path_end) and e.status == 200)
+    mine = by_provider(exchanges, provider)
+    return next(e.json() for e in mine if e.path.endswith(path_end) and e.status == 200)
 
 
 @pytest.mark.parametrize(
