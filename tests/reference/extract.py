@@ -300,18 +300,56 @@ def extract_quickbooks(directory: Path) -> dict[str, Any]:
     }
 
 
+# The Stripe objects the simulator serves, or is to serve: their example objects' top-level keys, in
+# Stripe's order (the simulator renders each object onto them; tests/simulator/test_world.py compares).
+STRIPE_OBJECTS = (
+    "balance_transaction",
+    "charge",
+    "coupon",
+    "credit_note",
+    "credit_note_line_item",
+    "customer",
+    "customer_balance_transaction",
+    "discount",
+    "dispute",
+    "event",
+    "invoice",
+    "invoice_payment",
+    "line_item",
+    "payment_intent",
+    "payment_method",
+    "payout",
+    "plan",
+    "price",
+    "product",
+    "promotion_code",
+    "refund",
+    "subscription",
+    "subscription_item",
+    "tax_rate",
+)
+
+
+def extract_stripe(fixtures_path: Path) -> dict[str, Any]:
+    resources = json.loads(fixtures_path.read_text())["resources"]
+    return {
+        "origin": "stripe/openapi openapi/fixtures3.json",
+        "fixture_keys": {name: list(resources[name]) for name in STRIPE_OBJECTS},
+    }
+
+
 def _write(path: Path, content: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(content, indent=1, sort_keys=False) + "\n")
-    print(
-        f"{path.relative_to(HERE)}: {path.stat().st_size // 1024} KiB, {len(content['definitions'])} schemas"
-    )
+    count = len(content.get("definitions", content.get("fixture_keys", {})))
+    print(f"{path.relative_to(HERE)}: {path.stat().st_size // 1024} KiB, {count} schemas")
 
 
 def main(reference: Path) -> None:
     _write(HERE / "plaid" / "openapi.json", extract_plaid(reference / "plaid-openapi-2020-09-14.yml"))
     _write(HERE / "xero" / "openapi.json", extract_xero(reference / "xero-accounting-openapi.yaml"))
     _write(HERE / "quickbooks" / "entities.json", extract_quickbooks(reference / "quickbooks-v3-xsd"))
+    _write(HERE / "stripe" / "fixture_keys.json", extract_stripe(reference / "stripe-fixtures3.json"))
 
 
 if __name__ == "__main__":
