@@ -2,15 +2,17 @@
     Usage metering helpers (models/*/usage; docs/usage.md).
 
     The daily usage models are incremental with `insert_overwrite`: each run recomputes whole days
-    and swaps those day partitions in. Which days: `--vars '{usage_start_date: 2026-10-30,
-    usage_end_date: 2026-11-01}'` (inclusive; what the Dagster partitions pass), or every day when
-    the vars are absent (a plain `revops-dbt build`). Recomputing a day from the deduplicated events
-    gives the same rows however often it runs: nothing is ever added twice. With `whole_months`, the
-    filter widens to the whole months of those days, for models partitioned by month.
+    and swaps those day partitions in. Which days (inclusive): the vars `usage_start_date` and
+    `usage_end_date` (`--vars '{usage_start_date: 2026-10-30, usage_end_date: 2026-11-01}'`), or else
+    the REVOPS_USAGE_START_DATE and REVOPS_USAGE_END_DATE environment variables, which is what the
+    Dagster partitions pass (read only when dbt executes: see pinned_as_of for why); every day when
+    neither is set (a plain `revops-dbt build`). Recomputing a day from the deduplicated events gives
+    the same rows however often it runs: nothing is ever added twice. With `whole_months`, the filter
+    widens to the whole months of those days, for models partitioned by month.
 #}
 {% macro usage_days_filter(date_column, whole_months=false) -%}
-    {%- set start = var('usage_start_date', none) -%}
-    {%- set end = var('usage_end_date', none) -%}
+    {%- set start = execution_setting('usage_start_date', 'REVOPS_USAGE_START_DATE') -%}
+    {%- set end = execution_setting('usage_end_date', 'REVOPS_USAGE_END_DATE') -%}
     {%- if start is not none and end is not none and whole_months -%}
         {{ date_column }} between toStartOfMonth(toDate('{{ start }}')) and toLastDayOfMonth(toDate('{{ end }}'))
     {%- elif start is not none and end is not none -%}

@@ -1,8 +1,10 @@
 """Transformation assets: the dbt project, its models as assets and its tests as asset checks."""
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -160,11 +162,30 @@ def with_warehouse_metadata(context: AssetExecutionContext, events: Iterator[Any
         raise failure
 
 
+@contextmanager
+def dbt_build_settings(settings: Mapping[str, str]) -> Iterator[None]:
+    """`settings` in the environment of the dbt process started inside the block (dagster-dbt
+    copies os.environ when it starts dbt). The project's macros read them only while dbt executes
+    (macros/build_as_of.sql, `execution_setting`): passed as `--vars`, each new value would cost a
+    full re-parse of the project on every build. Steps run one at a time in a process, so the
+    change is seen by this step's dbt process only, and the previous environment is restored."""
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class DbtBuildConfig(Config):
     as_of: str | None = Field(
         default=None,
         description="The instant every model of this build measures against, UTC 'YYYY-MM-DD HH:MM:SS' "
-        "(the dbt var `as_of`); default: the moment the build starts.",
+        "(REVOPS_AS_OF for dbt); default: the moment the build starts.",
     )
 
 
@@ -185,8 +206,9 @@ def revops_dbt_models(
 ) -> Iterator[Any]:
     # Models over a source no workspace has configured build empty instead of failing.
     ensure_raw_tables()
-    pinned = ["--vars", json.dumps({"as_of": config.as_of})] if config.as_of else []
-    yield from with_warehouse_metadata(context, dbt.cli(["build", *pinned], context=context).stream())
+    with dbt_build_settings({"REVOPS_AS_OF": config.as_of} if config.as_of else {}):
+        build = dbt.cli(["build"], context=context)
+    yield from with_warehouse_metadata(context, build.stream())
 
 
 def cautious_dbt_selection(dbt_select: str) -> AssetSelection:

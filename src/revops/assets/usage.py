@@ -18,7 +18,6 @@ year records a materialization per day for 8 models instead of 14 (Dagster write
 The main job (which loads usage and builds Stripe's models) never depends on this job and runs first.
 """
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -38,7 +37,12 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from revops.assets.transformation import RevopsDbtTranslator, revops_dbt_project, with_warehouse_metadata
+from revops.assets.transformation import (
+    RevopsDbtTranslator,
+    dbt_build_settings,
+    revops_dbt_project,
+    with_warehouse_metadata,
+)
 from revops.pipelines.runner import ensure_raw_tables
 from revops.pipelines.usage.partitions import day_ranges, stale_days
 
@@ -67,14 +71,11 @@ DAY_PARTITIONED = "config.materialized:incremental"
 def usage_daily_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     ensure_raw_tables()
     window = context.partition_time_window
-    days = {
-        "usage_start_date": window.start.date().isoformat(),
-        "usage_end_date": (window.end - timedelta(days=1)).date().isoformat(),
-    }
-    context.log.info(f"recomputing usage days {days['usage_start_date']} to {days['usage_end_date']}")
-    yield from with_warehouse_metadata(
-        context, dbt.cli(["build", "--vars", json.dumps(days)], context=context).stream()
-    )
+    first, last = window.start.date().isoformat(), (window.end - timedelta(days=1)).date().isoformat()
+    context.log.info(f"recomputing usage days {first} to {last}")
+    with dbt_build_settings({"REVOPS_USAGE_START_DATE": first, "REVOPS_USAGE_END_DATE": last}):
+        build = dbt.cli(["build"], context=context)
+    yield from with_warehouse_metadata(context, build.stream())
 
 
 @dbt_assets(

@@ -22,7 +22,7 @@ final as (
 
     select
         workspace_id,
-        {% if var('as_of', none) %}
+        {% if pinned_as_of() %}
         {{ build_as_of() }} as as_of_at
         {% else %}
         least(
