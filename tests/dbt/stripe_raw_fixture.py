@@ -21,6 +21,8 @@ from revops.pipelines.stripe.settings import (
     ENDPOINTS,
     INVOICE_LINE_ITEM_COLUMNS,
     INVOICE_LINE_ITEMS_TABLE,
+    PAYOUT_CONTENTS_COLUMNS,
+    PAYOUT_CONTENTS_TABLE,
     SUBSCRIPTION_ITEM_COLUMNS,
     SUBSCRIPTION_ITEMS_TABLE,
     TEXT,
@@ -45,13 +47,13 @@ _DLT_COLUMNS = {"_dlt_load_id": TEXT, "_dlt_id": TEXT}
 
 
 def _table_contract(
-    columns: Mapping[str, str], key: str = "id", required: tuple[str, ...] = ()
+    columns: Mapping[str, str], key: tuple[str, ...] = ("id",), required: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """The raw-table contract as the Stripe source declares it (pipelines/stripe `_declare_tables`),
     plus the lineage columns dlt's normalizer adds to every row."""
     declared = {**LINEAGE_COLUMNS, **columns, **_DLT_COLUMNS}
     return contract_columns(
-        declared, primary_key=("workspace_id", key), required=("_revops_synced_at", *_DLT_COLUMNS, *required)
+        declared, primary_key=("workspace_id", *key), required=("_revops_synced_at", *_DLT_COLUMNS, *required)
     )
 
 
@@ -60,6 +62,7 @@ def raw_contracts() -> dict[str, dict[str, Any]]:
     contracts = {endpoint.table: _table_contract(endpoint.columns) for endpoint in ENDPOINTS}
     contracts[SUBSCRIPTION_ITEMS_TABLE] = _table_contract(SUBSCRIPTION_ITEM_COLUMNS)
     contracts[INVOICE_LINE_ITEMS_TABLE] = _table_contract(INVOICE_LINE_ITEM_COLUMNS)
+    contracts[PAYOUT_CONTENTS_TABLE] = _table_contract(PAYOUT_CONTENTS_COLUMNS, key=("payout", "id"))
     return contracts
 
 
@@ -372,6 +375,18 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
            type="charge", reporting_category="charge", source="ch_1", status="available",
            available_on=CREATED),
     ]
+    # po_1 paid out txn_1 (a charge, net of fees) and txn_2 (a refund); txn_3 is the payout itself.
+    payout_contents = [
+        v1(WS_A, id="txn_1", payout="po_1", type="charge", reporting_category="charge", source="ch_1",
+           amount=1999, fee=88, net=1911, currency="eur", available_on=CREATED + 2 * 86400),
+        v1(WS_A, id="txn_2", payout="po_1", type="refund", reporting_category="refund", source="re_1",
+           amount=-500, fee=0, net=-500, currency="eur", available_on=CREATED),
+        v1(WS_A, id="txn_3", payout="po_1", type="payout", reporting_category="payout", source="po_1",
+           amount=-1411, fee=0, net=-1411, currency="eur", available_on=CREATED),
+        # Listed again (the payout listed in the cursor's last second): the same rows.
+        v2(WS_A, id="txn_3", payout="po_1", type="payout", reporting_category="payout", source="po_1",
+           amount=-1411, fee=0, net=-1411, currency="eur", available_on=CREATED),
+    ]
     event_data = {"object": {"id": "cus_1", "object": "customer", "email": "new@alpha.test"}}
     events = [
         v1(WS_A, id="evt_1", created=CREATED, type="customer.updated", api_version="2025-03-31.basil",
@@ -399,6 +414,7 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
         "stripe_disputes": disputes,
         "stripe_payouts": payouts,
         "stripe_balance_transactions": balance_transactions,
+        PAYOUT_CONTENTS_TABLE: payout_contents,
         "stripe_events": events,
     }
 # fmt: on

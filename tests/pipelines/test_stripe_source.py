@@ -11,7 +11,12 @@ from pydantic import SecretStr
 from revops.core.warehouse import connect
 from revops.pipelines.runner import load
 from revops.pipelines.sources import STRIPE
-from revops.pipelines.stripe.settings import ENDPOINTS, INVOICE_LINE_ITEMS_TABLE, SUBSCRIPTION_ITEMS_TABLE
+from revops.pipelines.stripe.settings import (
+    ENDPOINTS,
+    INVOICE_LINE_ITEMS_TABLE,
+    PAYOUT_CONTENTS_TABLE,
+    SUBSCRIPTION_ITEMS_TABLE,
+)
 from revops_simulator import Faults, SimulatorServer, World
 from tests.pipelines.conftest import raw_ids, stripe_workspaces
 from tests.support import query
@@ -41,6 +46,24 @@ def _assert_matches_truth(world: World, *, malformed_skipped: bool = False) -> N
                 assert expected <= loaded, f"{workspace.id}: {table}"
             else:
                 assert loaded == expected, f"{workspace.id}: {table}"
+        assert _payout_contents(workspace.id) == {
+            (payout, transaction)
+            for payout, transactions in truth.payout_contents.items()
+            if payout not in truth.malformed_ids.get("payouts", set())
+            for transaction in transactions
+        }, workspace.id
+
+
+def _payout_contents(workspace_id: str) -> set[tuple[str, str]]:
+    """(payout, balance transaction) pairs the source itemized for the workspace."""
+    with connect() as client:
+        return set(
+            client.query(
+                f"SELECT DISTINCT payout, id FROM raw.{PAYOUT_CONTENTS_TABLE} "
+                "WHERE workspace_id = {ws:String}",
+                parameters={"ws": workspace_id},
+            ).result_rows
+        )
 
 
 def test_full_load_matches_ground_truth(world: World, server: SimulatorServer) -> None:

@@ -108,6 +108,9 @@ class GroundTruth:
     balance: dict[str, dict[str, int]]
     objects: dict[str, list[dict[str, Any]]]
     malformed_ids: dict[str, set[str]] = field(default_factory=dict)
+    payout_contents: dict[str, set[str]] = field(default_factory=dict)
+    """Automatic payout id → the balance transactions it paid out (its own included), from the
+    business history: what `/v1/balance_transactions?payout=` must list."""
     bank: BankTruth | None = None
     books: BooksTruth | None = None
 
@@ -344,4 +347,17 @@ class World:
                 for resource, count in faults.malformed.items()
                 if count > 0
             },
+            payout_contents=self._payout_contents(workspace_id),
         )
+
+    def _payout_contents(self, workspace_id: str) -> dict[str, set[str]]:
+        now = self._state.now
+        contents: dict[str, set[str]] = {}
+        for transaction in self._state.histories[workspace_id].balance_transactions:
+            if (
+                transaction.payout is not None
+                and transaction.created <= now
+                and transaction.payout.created <= now
+            ):
+                contents.setdefault(transaction.payout.id, set()).add(transaction.id)
+        return contents

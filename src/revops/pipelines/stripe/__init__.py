@@ -26,11 +26,15 @@ from revops.pipelines.quarantine import QUARANTINE_TABLE, declare_quarantine
 from revops.pipelines.stripe.helpers import StripeApi, invalid_reason, rejected_record
 from revops.pipelines.stripe.settings import (
     ENDPOINTS,
+    ENDPOINTS_BY_RESOURCE,
     EVENTS_RETENTION_DAYS,
     EVENTS_SAFETY_MARGIN_DAYS,
     INVOICE_LINE_ITEM_COLUMNS,
     INVOICE_LINE_ITEMS_TABLE,
     MAX_CHANGED_IDS_TO_RETRIEVE,
+    PAYOUT_CONTENTS_COLUMNS,
+    PAYOUT_CONTENTS_PATH,
+    PAYOUT_CONTENTS_TABLE,
     SUBSCRIPTION_ITEM_COLUMNS,
     SUBSCRIPTION_ITEMS_TABLE,
     Endpoint,
@@ -80,6 +84,24 @@ class _Extraction:
         if rejected:
             yield dlt.mark.with_table_name(rejected, QUARANTINE_TABLE)
 
+    def payout_contents(self, payouts: Iterable[dict[str, Any]]) -> Iterator[Any]:
+        """What each valid automatic payout of `payouts` paid out (PAYOUT_CONTENTS_TABLE rows)."""
+        rows: list[dict[str, Any]] = []
+        for payout in payouts:
+            if not payout.get("automatic") or invalid_reason(ENDPOINTS_BY_RESOURCE["payouts"], payout):
+                continue  # Stripe itemizes automatic payouts only; a rejected one is quarantined
+            synced_at = datetime.now(UTC)
+            for page in self.api.list_pages(PAYOUT_CONTENTS_PATH, {"payout": payout["id"]}):
+                for transaction in page:
+                    columns = {name: transaction.get(name) for name in PAYOUT_CONTENTS_COLUMNS}
+                    rows.append(
+                        self._with_lineage(
+                            {**columns, "id": transaction["id"], "payout": payout["id"]}, synced_at
+                        )
+                    )
+        if rows:
+            yield dlt.mark.with_table_name(rows, PAYOUT_CONTENTS_TABLE)
+
     def _with_lineage(self, record: dict[str, Any], synced_at: datetime) -> dict[str, Any]:
         return {**record, "workspace_id": self.api.workspace_id, "_revops_synced_at": synced_at}
 
@@ -107,6 +129,13 @@ def declare_tables(schema: dlt.Schema) -> None:
     declare_table(
         schema, INVOICE_LINE_ITEMS_TABLE, INVOICE_LINE_ITEM_COLUMNS, PRIMARY_KEY, resource="invoices"
     )
+    declare_table(
+        schema,
+        PAYOUT_CONTENTS_TABLE,
+        PAYOUT_CONTENTS_COLUMNS,
+        ("workspace_id", "payout", "id"),
+        resource="payouts",
+    )
     # Any resource may reject records into the quarantine; dlt's metrics attribute it to the tracker.
     declare_quarantine(schema, resource=CHANGES_RESOURCE)
 
@@ -123,6 +152,8 @@ def _list_resource(extraction: _Extraction, endpoint: Endpoint) -> DltResource:
             params["created"] = {"gte": created.last_value}
         for page in extraction.api.list_pages(endpoint.path, params):
             yield from extraction.batches(endpoint, page)
+            if endpoint.resource == "payouts":
+                yield from extraction.payout_contents(page)
 
     return dlt.resource(
         list_new_objects, name=endpoint.resource, table_name=endpoint.table, parallelized=True

@@ -416,6 +416,25 @@ INVOICE_LINE_ITEM_COLUMNS: dict[str, str] = {
     "livemode": BOOL,
     "metadata": JSON,
 }
+# What each automatic payout paid out: `/v1/balance_transactions?payout=<id>` (Stripe answers it for
+# automatic payouts only), listed once when the payout is first listed (its contents are fixed when
+# Stripe creates it). One row per (payout, balance transaction) with these columns only: the link and
+# what Stripe's payout reconciliation report itemizes; the whole transaction is in
+# stripe_balance_transactions. (Without `created`: the payouts resource's `created` cursor would drop
+# every transaction older than the payouts it has listed.)
+PAYOUT_CONTENTS_TABLE = "stripe_payout_balance_transactions"
+PAYOUT_CONTENTS_PATH = "/v1/balance_transactions"
+PAYOUT_CONTENTS_COLUMNS: dict[str, str] = {
+    "payout": TEXT,
+    "type": TEXT,
+    "reporting_category": TEXT,
+    "source": TEXT,
+    "amount": BIGINT,
+    "fee": BIGINT,
+    "net": BIGINT,
+    "currency": TEXT,
+    "available_on": BIGINT,
+}
 ENDPOINTS_BY_RESOURCE = {endpoint.resource: endpoint for endpoint in ENDPOINTS}
 
 
