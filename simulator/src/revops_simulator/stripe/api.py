@@ -55,6 +55,9 @@ OBJECT_NAMES: Mapping[str, str] = {
     "disputes": "dispute",
     "payouts": "payout",
     "balance_transactions": "balance_transaction",
+    "tax_rates": "tax_rate",
+    "coupons": "coupon",
+    "promotion_codes": "promotion_code",
     "events": "event",
 }
 _ID_PREFIXES: Mapping[str, str] = {
@@ -72,6 +75,8 @@ _ID_PREFIXES: Mapping[str, str] = {
     "dp": "disputes",
     "po": "payouts",
     "txn": "balance_transactions",
+    "txr": "tax_rates",
+    "promo": "promotion_codes",
     "evt": "events",
 }
 _PAGINATION = frozenset({"limit", "starting_after", "ending_before", "expand"})
@@ -460,6 +465,9 @@ class StripeApi:
         self._reject_unknown(params, {"expand"})
         item = account.find(resource, object_id)
         if item is None:
+            stub = account.deleted_stub(resource, object_id)
+            if stub is not None:
+                return stub, (resource, 1)
             raise self._missing(resource, object_id, "id")
         return self._serve(account, item, faults, _expansions(params)), (resource, 1)
 
