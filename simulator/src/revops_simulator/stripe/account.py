@@ -19,6 +19,7 @@ from revops_simulator.business.entities import (
     Charge,
     Coupon,
     Customer,
+    Discount,
     Dispute,
     Entity,
     History,
@@ -71,7 +72,7 @@ class EventRecord:
     change: Change
 
 
-Item = Entity | InvoiceLine | EventRecord
+Item = Entity | InvoiceLine | Discount | EventRecord
 Filter = Callable[[Any, int], object]
 
 
@@ -93,6 +94,7 @@ _RESOURCES_BY_TYPE: dict[type, str] = {
     TaxRate: "tax_rates",
     Coupon: "coupons",
     PromotionCode: "promotion_codes",
+    Discount: "discounts",
     EventRecord: "events",
 }
 
@@ -256,6 +258,8 @@ class StripeAccount:
             # Lists leave deleted coupons out; retrieving one answers Stripe's deleted stub.
             "coupons": Listing(existing([c for c in history.coupons if not self._deleted(c)])),
             "promotion_codes": Listing(existing(history.promotion_codes)),
+            # Not a list Stripe serves: what `expand[]=discounts` on an invoice or subscription finds.
+            "discounts": Listing(self._discounts(history)),
             "events": Listing(newest_first(self._events(history))),
         }
         self._malformed: dict[tuple[int, str, int], frozenset[str]] = {}
@@ -263,6 +267,11 @@ class StripeAccount:
             "coupons": {coupon.id: "coupon" for coupon in history.coupons if self._deleted(coupon)}
         }
         """Objects deleted by the clock, by resource: id → object name (for the deleted stub)."""
+
+    def _discounts(self, history: History) -> list[Item]:
+        given = [s.discount for s in history.subscriptions] + [i.discount for i in history.invoices]
+        unique = {d.id: d for d in given if d is not None and d.start <= self.now}
+        return sorted(unique.values(), key=lambda d: (d.start, d.id), reverse=True)
 
     def _deleted(self, coupon: Coupon) -> bool:
         return coupon.created <= self.now and coupon.deleted_at is not None and coupon.deleted_at <= self.now

@@ -77,6 +77,7 @@ _ID_PREFIXES: Mapping[str, str] = {
     "txn": "balance_transactions",
     "txr": "tax_rates",
     "promo": "promotion_codes",
+    "di": "discounts",
     "evt": "events",
 }
 _PAGINATION = frozenset({"limit", "starting_after", "ending_before", "expand"})
@@ -595,6 +596,16 @@ class StripeApi:
         if not isinstance(value, dict) or path[0] not in value:
             return value
         child = value[path[0]]
+        if isinstance(child, list) and len(path) == 1:
+            # A list of ids (an invoice's `discounts`) expands entry by entry.
+            found = [self._lookup(account, entry) if isinstance(entry, str) else None for entry in child]
+            if not any(found):
+                return value
+            expanded_list = [
+                self._faulted(account, target, faults) if target is not None else entry
+                for entry, target in zip(child, found, strict=True)
+            ]
+            return {**value, path[0]: expanded_list}
         if isinstance(child, str):
             target = self._lookup(account, child)
             if target is None:

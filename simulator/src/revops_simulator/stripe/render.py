@@ -14,6 +14,7 @@ from revops_simulator.business.entities import (
     Charge,
     Coupon,
     Customer,
+    Discount,
     Dispute,
     Entity,
     Invoice,
@@ -132,9 +133,10 @@ class Renderer:
             TaxRate: self._tax_rate,
             Coupon: self._coupon,
             PromotionCode: self._promotion_code,
+            Discount: self._discount,
         }
 
-    def render(self, entity: Entity | InvoiceLine, t: int | None = None) -> JSON:
+    def render(self, entity: Entity | InvoiceLine | Discount, t: int | None = None) -> JSON:
         """`entity` as of `t` (default: the clock). Cached renders are shared: copy before changing."""
         if t is None or t == self.now:
             cached = self._cache.get(entity.id)
@@ -630,6 +632,26 @@ class Renderer:
             },
             times_redeemed=code.times_redeemed(t),
             promotion={"coupon": code.coupon.id, "type": "coupon"},
+            customer_account=None,
+        )
+
+    def _discount(self, discount: Discount, t: int) -> JSON:
+        # Stripe reports no end for `once` (used by one invoice) and `forever` discounts.
+        repeating = discount.coupon.duration == "repeating"
+        return fill(
+            "discount",
+            checkout_session=None,
+            customer=discount.customer.id,
+            end=discount.end if repeating else None,
+            id=discount.id,
+            invoice=discount.invoice.id if discount.invoice is not None else None,
+            invoice_item=None,
+            object="discount",
+            promotion_code=discount.promotion_code.id if discount.promotion_code is not None else None,
+            start=discount.start,
+            subscription=discount.subscription.id if discount.subscription is not None else None,
+            subscription_item=None,
+            source={"coupon": discount.coupon.id, "type": "coupon"},
             customer_account=None,
         )
 
