@@ -351,7 +351,7 @@ class Renderer:
             automatic_tax={
                 "disabled_reason": None,
                 "enabled": not self.inclusive_tax,
-                "liability": {"type": "self"} if not self.inclusive_tax else None,
+                "liability": {"account": None, "type": "self"} if not self.inclusive_tax else None,
             },
             billing_cycle_anchor=subscription.billing_cycle_anchor,
             cancel_at=subscription.cancel_at if requested else None,
@@ -473,7 +473,7 @@ class Renderer:
             automatic_tax={
                 "disabled_reason": None,
                 "enabled": invoice.automatic_tax,
-                "liability": {"type": "self"} if invoice.automatic_tax else None,
+                "liability": {"account": None, "type": "self"} if invoice.automatic_tax else None,
                 "provider": "stripe" if invoice.automatic_tax else None,
                 "status": "complete" if invoice.automatic_tax else None,
             },
