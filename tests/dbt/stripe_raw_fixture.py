@@ -245,7 +245,10 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
            parent={"type": "subscription_details", "subscription_details": {"subscription": "sub_1"}},
            number="BETA-0001", status="open", currency="usd", amount_due=2000, amount_paid=0,
            amount_remaining=2000, subtotal=2000, total=2000, status_transitions="{not json",
-           livemode=True),
+           total_taxes=[{"amount": 333, "tax_behavior": "inclusive", "type": "tax_rate_details",
+                         "tax_rate_details": {"tax_rate": "txr_1"}, "taxability_reason": "standard_rated",
+                         "taxable_amount": 1667}],
+           total_discount_amounts=[], subtotal_excluding_tax=1667, total_excluding_tax=1667, livemode=True),
     ]
     invoice_line_items = [
         v1(WS_A, id="il_1", invoice="in_1", amount=1999, currency="eur", quantity=1,
@@ -275,6 +278,9 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
            period={"start": CREATED, "end": CREATED + 30 * 86400},
            parent=_sub_line("sub_1", "si_1"),
            pricing=_pricing("price_usd"),
+           taxes=[{"amount": 333, "tax_behavior": "inclusive", "type": "tax_rate_details",
+                   "tax_rate_details": {"tax_rate": "txr_1"}, "taxability_reason": "standard_rated",
+                   "taxable_amount": 1667}],
            livemode=True),
     ]
     invoice_payments = [
@@ -399,7 +405,48 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
         v1(WS_B, id="evt_1", created=CREATED, type="invoice.paid", api_version="2025-03-31.basil",
            data={"object": {"id": "in_1", "object": "invoice"}}, request={"id": None}, livemode=True),
     ]
+    # The same ids in both workspaces; ws_alpha adds tax on top, ws_beta's VAT is inside its prices.
+    tax_rates = [
+        v1(WS_A, id="txr_1", created=CREATED, display_name="Sales Tax", description=None, percentage=8.875,
+           effective_percentage=8.875, inclusive=False, active=True, country="US", state="NY",
+           jurisdiction="NEW YORK CITY", jurisdiction_level="multiple", tax_type="sales_tax",
+           rate_type="percentage", livemode=False, metadata={}),
+        v1(WS_B, id="txr_1", created=CREATED, display_name="VAT", description="UK VAT", percentage=20,
+           effective_percentage=20, inclusive=True, active=True, country="GB", state=None,
+           jurisdiction="GB", jurisdiction_level="country", tax_type="vat", rate_type="percentage",
+           livemode=True, metadata={}),
+        # Archived after the first fetch: the second one wins.
+        v2(WS_B, id="txr_1", created=CREATED, display_name="VAT", description="UK VAT", percentage=20,
+           effective_percentage=20, inclusive=True, active=False, country="GB", state=None,
+           jurisdiction="GB", jurisdiction_level="country", tax_type="vat", rate_type="percentage",
+           livemode=True, metadata={}),
+    ]
+    coupons = [
+        v1(WS_A, id="LAUNCH20", created=CREATED, name="Launch offer", percent_off=25.5, amount_off=None,
+           currency=None, duration="repeating", duration_in_months=3, redeem_by=DUE_BY, max_redemptions=None,
+           times_redeemed=4, valid=True, livemode=False, metadata={}),
+        # A coupon deleted in Stripe, fetched by id: the deleted stub.
+        v2(WS_A, id="OLD10", deleted=True),
+        v1(WS_B, id="LAUNCH20", created=CREATED, name="Welcome credit", percent_off=None, amount_off=1500,
+           currency="kwd", duration="once", duration_in_months=None, redeem_by=None, max_redemptions=10,
+           times_redeemed=10, valid=False, livemode=True, metadata={}),
+    ]
+    promotion_codes = [
+        v1(WS_A, id="promo_1", created=CREATED, code="LAUNCH20", active=True,
+           promotion={"coupon": "LAUNCH20", "type": "coupon"}, customer=None, expires_at=DUE_BY,
+           max_redemptions=None, times_redeemed=3,
+           restrictions={"first_time_transaction": True, "minimum_amount": 1000,
+                         "minimum_amount_currency": "eur"}, livemode=False, metadata={}),
+        v1(WS_B, id="promo_1", created=CREATED, code="WELCOME", active=False,
+           promotion={"coupon": "LAUNCH20", "type": "coupon"}, customer="cus_1", expires_at=None,
+           max_redemptions=5, times_redeemed=5,
+           restrictions={"first_time_transaction": False, "minimum_amount": None,
+                         "minimum_amount_currency": None}, livemode=True, metadata={}),
+    ]
     return {
+        "stripe_tax_rates": tax_rates,
+        "stripe_coupons": coupons,
+        "stripe_promotion_codes": promotion_codes,
         "stripe_customers": customers,
         "stripe_products": products,
         "stripe_prices": prices,

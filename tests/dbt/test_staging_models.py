@@ -48,6 +48,9 @@ MODELS: dict[str, tuple[str, str]] = {
     "stg_stripe__disputes": ("stripe_disputes", "dispute_id"),
     "stg_stripe__payouts": ("stripe_payouts", "payout_id"),
     "stg_stripe__balance_transactions": ("stripe_balance_transactions", "balance_transaction_id"),
+    "stg_stripe__tax_rates": ("stripe_tax_rates", "tax_rate_id"),
+    "stg_stripe__coupons": ("stripe_coupons", "coupon_id"),
+    "stg_stripe__promotion_codes": ("stripe_promotion_codes", "promotion_code_id"),
     "stg_stripe__events": ("stripe_events", "event_id"),
 }
 
@@ -65,6 +68,7 @@ MONEY_COLUMNS: dict[str, list[str]] = {
     "stg_stripe__disputes": ["amount"],
     "stg_stripe__payouts": ["amount"],
     "stg_stripe__balance_transactions": ["amount", "fee", "net"],
+    "stg_stripe__coupons": ["amount_off"],
 }
 
 STAGING = "staging"
@@ -398,6 +402,17 @@ def test_json_fields_are_extracted_and_bad_values_read_as_null(built: Warehouse)
     assert line["is_proration"] is False
     assert (line["discount_amount"], line["tax_amount"]) == (100, 319)
     assert line["period_end_at"] == datetime(2024, 7, 1)
+    # Tax added on top (ws_alpha) and tax inside a VAT-inclusive amount (ws_beta) are told apart.
+    assert (invoice["exclusive_tax"], invoice["inclusive_tax"], invoice["total_discount_amount"]) == (
+        319,
+        0,
+        None,
+    )
+    vat = _one(built, "stg_stripe__invoices", WS_B, "in_1")
+    assert (vat["total_tax"], vat["exclusive_tax"], vat["inclusive_tax"]) == (333, 0, 333)
+    assert (vat["total_excluding_tax"], vat["total_discount_amount"]) == (1667, 0)
+    assert _one(built, "stg_stripe__invoice_lines", WS_B, "il_1")["inclusive_tax_amount"] == 333
+    assert _one(built, "stg_stripe__invoice_lines", WS_A, "il_1")["inclusive_tax_amount"] == 0
     one_off = _one(built, "stg_stripe__invoice_lines", WS_A, "il_3")
     assert (one_off["invoice_item_id"], one_off["parent_type"], one_off["subscription_id"]) == (
         "ii_1",
@@ -490,3 +505,46 @@ def test_relationship_test_catches_a_reference_into_another_workspace(
             f"alter table {STAGING}.stg_stripe__refunds delete where refund_id = 're_orphan' "
             "settings mutations_sync = 2"
         )
+
+
+def test_tax_rates_coupons_and_promotion_codes(built: Warehouse) -> None:
+    ny, vat = (
+        _one(built, "stg_stripe__tax_rates", WS_A, "txr_1"),
+        _one(built, "stg_stripe__tax_rates", WS_B, "txr_1"),
+    )
+    assert (ny["percentage"], ny["is_inclusive"], ny["state"], ny["tax_type"]) == (
+        Decimal("8.875"),
+        False,
+        "NY",
+        "sales_tax",
+    )
+    assert (vat["percentage"], vat["is_inclusive"], vat["is_active"]) == (Decimal("20"), True, False)
+    percent = _one(built, "stg_stripe__coupons", WS_A, "LAUNCH20")
+    assert (percent["percent_off"], percent["amount_off"], percent["currency"]) == (
+        Decimal("25.5"),
+        None,
+        None,
+    )
+    assert (percent["duration"], percent["duration_in_months"], percent["is_deleted"]) == (
+        "repeating",
+        3,
+        False,
+    )
+    assert percent["redeem_by_at"] is not None
+    amount = _one(built, "stg_stripe__coupons", WS_B, "LAUNCH20")
+    assert (amount["amount_off"], amount["amount_off_major"], amount["currency"]) == (
+        1500,
+        Decimal("1.5"),
+        "KWD",
+    )
+    deleted = _one(built, "stg_stripe__coupons", WS_A, "OLD10")
+    assert (deleted["is_deleted"], deleted["created_at"], deleted["duration"]) == (True, None, None)
+    code = _one(built, "stg_stripe__promotion_codes", WS_A, "promo_1")
+    assert (code["coupon_id"], code["code"], code["minimum_amount"], code["is_first_time_transaction"]) == (
+        "LAUNCH20",
+        "LAUNCH20",
+        1000,
+        True,
+    )
+    other = _one(built, "stg_stripe__promotion_codes", WS_B, "promo_1")
+    assert (other["customer_id"], other["is_active"], other["expires_at"]) == ("cus_1", False, None)

@@ -120,7 +120,14 @@ def test_invoices_add_up(big_truths: dict[str, GroundTruth], workspace: str) -> 
     numbers = [invoice["number"] for invoice in truth.objects["invoices"] if invoice["number"]]
     assert len(numbers) == len(set(numbers))
     for invoice in truth.objects["invoices"]:
-        assert invoice["total"] == sum(line["amount"] for line in lines[invoice["id"]])
+        own = lines[invoice["id"]]
+        # Stripe's arithmetic: line amounts less their discounts, plus tax charged on top.
+        discounts = sum(entry["amount"] for line in own for entry in line["discount_amounts"])
+        exclusive = sum(
+            t["amount"] for line in own for t in line["taxes"] if t["tax_behavior"] == "exclusive"
+        )
+        assert invoice["subtotal"] == sum(line["amount"] for line in own)
+        assert invoice["total"] == invoice["subtotal"] - discounts + exclusive
         assert invoice["amount_due"] == max(0, invoice["total"] + invoice["starting_balance"])
         assert len(invoice["lines"]["data"]) == min(10, len(lines[invoice["id"]]))
         assert invoice["lines"]["has_more"] == (len(lines[invoice["id"]]) > 10)

@@ -177,7 +177,8 @@ def test_every_change_is_announced_by_an_event() -> None:
     """Event-driven syncs can stay exact: what changes between two clocks has an event in between.
 
     Except where Stripe itself is silent: balance transactions becoming available, an invoice
-    payment canceled with its voided invoice, and a price archived while subscriptions embed it.
+    payment canceled with its voided invoice, a price archived while subscriptions embed it, and
+    coupons and promotion codes counting their redemptions.
     """
     world = World(seed=11, as_of=date(2026, 4, 22), scale=0.3)
     before = {w.id: world.ground_truth(w.id, Faults()) for w in world.workspaces}
@@ -203,6 +204,8 @@ def test_every_change_is_announced_by_an_event() -> None:
         ("invoice_payments", ("status", "status_transitions")),
         ("subscriptions", ("items",)),
         ("subscription_items", ("plan", "price")),
+        ("coupons", ("times_redeemed",)),
+        ("promotion_codes", ("times_redeemed",)),
     }
     assert ("subscriptions", ("items",)) in silent, "the price increase should fall in this window"
 

@@ -32,7 +32,10 @@ invoice_lines as (
         invoices.workspace_id as workspace_id,
         invoices.invoice_id as invoice_id,
         lines.invoice_line_id as invoice_line_id,
-        toInt64(ifNull(lines.amount, 0) - ifNull(lines.discount_amount, 0)) as amount,
+        -- Revenue is net of discounts and of the tax a tax-inclusive amount contains.
+        toInt64(
+            ifNull(lines.amount, 0) - ifNull(lines.discount_amount, 0) - ifNull(lines.inclusive_tax_amount, 0)
+        ) as amount,
         lines.period_start_at as period_start_at,
         lines.period_end_at as period_end_at,
         -- Service periods longer than a month (annual plans) are earned month by month.

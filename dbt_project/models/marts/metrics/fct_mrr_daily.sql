@@ -57,10 +57,10 @@ invoiced as (
         -- Invoiced lines win over the current state from the same instant.
         (1, lines.invoice_line_id) as precedence,
         -- A proration bills part of a period: its monthly value is the price's; a full line's is
-        -- what it bills, net of discounts.
+        -- what it bills, net of discounts and of the tax a tax-inclusive amount contains.
         {{ to_monthly_amount(
             "if(ifNull(lines.is_proration, false), prices.unit_amount * lines.quantity, "
-                ~ "lines.amount - ifNull(lines.discount_amount, 0))",
+                ~ "lines.amount - ifNull(lines.discount_amount, 0) - ifNull(lines.inclusive_tax_amount, 0))",
             'prices.recurring_interval',
             'prices.recurring_interval_count'
         ) }} as monthly_amount

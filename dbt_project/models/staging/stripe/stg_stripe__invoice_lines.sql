@@ -54,6 +54,8 @@ renamed as (
         {{ minor_to_major('amount', 'currency') }} as amount_major,
         {{ json_array_sum('discount_amounts') }} as discount_amount,
         {{ json_array_sum('taxes') }} as tax_amount,
+        -- The part of `tax_amount` already inside `amount` (tax-inclusive prices).
+        {{ json_array_sum('taxes', type_key='tax_behavior', type_value='inclusive') }} as inclusive_tax_amount,
         quantity,
 
         ---------- booleans

@@ -46,7 +46,14 @@ renamed as (
         amount_overpaid,
         subtotal,
         total,
+        subtotal_excluding_tax,
+        total_excluding_tax,
+        -- Tax in the pinned API version: `total_taxes[]` per rate, each exclusive (added on top of
+        -- the subtotal) or inclusive (already inside the line amounts); discounts come off before tax.
         {{ json_array_sum('total_taxes') }} as total_tax,
+        {{ json_array_sum('total_taxes', type_key='tax_behavior', type_value='exclusive') }} as exclusive_tax,
+        {{ json_array_sum('total_taxes', type_key='tax_behavior', type_value='inclusive') }} as inclusive_tax,
+        {{ json_array_sum('total_discount_amounts') }} as total_discount_amount,
         starting_balance,
         ending_balance,
         {{ minor_to_major('amount_due', 'currency') }} as amount_due_major,

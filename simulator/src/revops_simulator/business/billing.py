@@ -28,6 +28,7 @@ from revops_simulator.business.clock import (
     to_date,
 )
 from revops_simulator.business.declines import HARD, SOFT, Decline
+from revops_simulator.business.discounts import Coupons
 from revops_simulator.business.entities import (
     Charge,
     Customer,
@@ -46,6 +47,7 @@ from revops_simulator.business.entities import (
 )
 from revops_simulator.business.ledger import Ledger
 from revops_simulator.business.seeding import make_id, stable_hash, stream, weighted
+from revops_simulator.business.tax import Taxes
 from revops_simulator.business.tenants import Interval, PlanSpec, Region, Tenant
 from revops_simulator.business.usage import UsageVolume, billed_api_calls, graduated_amount
 
@@ -132,6 +134,8 @@ class Context:
     ledger: Ledger
     actions: Mapping[str, Sequence[Action]] = field(default_factory=dict)
     """Merchant actions and delivered emails per invoice id, in time order (simulator/actions.py)."""
+    taxes: Taxes | None = None
+    coupons: Coupons | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,8 @@ class CustomerJourney:
             self._trial(subscription, item)
         else:
             self._billing_periods(subscription, item, start, "subscription_create")
+        if self.ctx.coupons is not None:
+            self.ctx.coupons.settle(subscription)
 
     def _customer(self, signup: int, region: Region) -> Customer:
         identity = identities.company(self.rng, region)
@@ -227,6 +233,8 @@ class CustomerJourney:
             payment_method=Timeline(self._card(customer_id, signup, region.country)),
             next_invoice_sequence=Timeline(1),
         )
+        if self.ctx.taxes is not None:
+            self.ctx.taxes.classify(customer)
         self.history.customers.append(customer)
         self.history.record(signup, customer, "created", requested=True)
         return customer
@@ -274,6 +282,8 @@ class CustomerJourney:
                     period=Timeline(item.period.at(start)),
                 )
             )
+        if self.ctx.taxes is not None:
+            self.ctx.taxes.subscribe(subscription)
         # A customer's currency is fixed by its first subscription.
         customer.currency.set(start, price.currency)
         self.history.record(start, customer, "updated", requested=True)
@@ -319,6 +329,9 @@ class CustomerJourney:
         period_start, periods = anchor, 0
         previous_start = subscription.trial_start if subscription.trial_start is not None else anchor
         pending: list[LineDraft] = []
+        if self.ctx.coupons is not None and anchor <= self.history.horizon:
+            # A coupon is redeemed when the subscription first bills (at creation or trial conversion).
+            self.ctx.coupons.redeem(subscription, anchor)
         while period_start <= self.history.horizon:
             period_end = self._period_end(anchor, interval, periods + 1)
             creating = reason == "subscription_create"
@@ -408,6 +421,11 @@ class CustomerJourney:
             )
             for index, draft in enumerate(drafts)
         ]
+        # Discounts come off before tax is computed on what remains.
+        if self.ctx.coupons is not None:
+            self.ctx.coupons.apply(invoice)
+        if self.ctx.taxes is not None:
+            self.ctx.taxes.apply(invoice)
         self.history.invoices.append(invoice)
         self.history.record(created, invoice, "created")
         return invoice

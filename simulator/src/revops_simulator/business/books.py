@@ -718,6 +718,12 @@ def _lines(invoice: Invoice, items: dict[str, BookItem]) -> list[BookLine]:
         BookLine(line.description, line.amount, items.get(line.price.product.id), line.quantity)
         for line in invoice.lines
     ]
+    # Discounts and tax charged on top, each as one line, so the books' invoice totals Stripe's.
+    if invoice.discount_total:
+        lines.append(BookLine("Discount", -invoice.discount_total, None, 1))
+    exclusive = invoice.total - invoice.subtotal + invoice.discount_total
+    if exclusive:
+        lines.append(BookLine("Sales tax", exclusive, None, 1))
     if invoice.starting_balance:
         # Customer credit Stripe applied to this invoice: the books show it as a negative line.
         lines.append(BookLine("Applied customer credit", invoice.starting_balance, None, 1))

@@ -125,6 +125,8 @@ class Customer:
     delinquent: Timeline[bool]
     payment_method: Timeline[PaymentMethod]
     next_invoice_sequence: Timeline[int]
+    tax_exempt: str = "none"
+    """Stripe's `tax_exempt`: "none", "exempt" (no tax) or "reverse" (the buyer self-assesses VAT)."""
 
 
 @dataclass(eq=False)
@@ -156,6 +158,10 @@ class Subscription:
     ended_at: int | None = None
     cancellation_reason: str | None = None
     cancellation_feedback: str | None = None
+    discount: Discount | None = None
+    """The coupon redeemed on the subscription (business/discounts.py), while its duration lasts."""
+    tax_rate: Timeline[TaxRate | None] = field(default_factory=lambda: Timeline(None))
+    """The manual tax rate in force (`default_tax_rates`) when the account taxes by hand (business/tax.py)."""
 
 
 @dataclass(eq=False)
@@ -172,6 +178,120 @@ class InvoiceLine:
     proration: bool
     credited: tuple[str, str] | None
     """(invoice id, line id) that originally charged for the time a proration credit gives back."""
+    discount_amount: int = 0
+    """What the invoice's discount takes off this line (before tax)."""
+    tax: LineTax | None = None
+    """The tax on this line (after discount); None when the account computes no tax for it."""
+
+    @property
+    def exclusive_tax(self) -> int:
+        return self.tax.amount if self.tax is not None and not self.tax.rate.inclusive else 0
+
+    @property
+    def inclusive_tax(self) -> int:
+        return self.tax.amount if self.tax is not None and self.tax.rate.inclusive else 0
+
+
+@dataclass(frozen=True, eq=False)
+class LineTax:
+    """One line's tax as Stripe reports it (`taxes[]`): the rate, why, and on what amount."""
+
+    rate: TaxRate
+    amount: int
+    taxable_amount: int
+    taxability_reason: str
+    undiscounted: int
+    """The inclusive tax the line's amount would carry without its discount (for `subtotal_excluding_tax`)."""
+
+
+@dataclass(eq=False)
+class TaxRate:
+    """A Stripe `tax_rate`: one the merchant created (manual tax) or one Stripe Tax reports with."""
+
+    id: str
+    created: int
+    display_name: str
+    description: str | None
+    percentage: Decimal
+    inclusive: bool
+    country: str
+    state: str | None
+    jurisdiction: str
+    jurisdiction_level: str
+    tax_type: str
+    active: Timeline[bool]
+
+
+@dataclass(eq=False)
+class Coupon:
+    id: str
+    created: int
+    name: str
+    duration: Literal["once", "repeating", "forever"]
+    duration_in_months: int | None = None
+    percent_off: Decimal | None = None
+    amount_off: int | None = None
+    currency: str | None = None
+    """The currency of an `amount_off` coupon (it applies only to invoices in that currency)."""
+    redeem_by: int | None = None
+    max_redemptions: int | None = None
+    deleted_at: int | None = None
+    redemptions: list[int] = field(default_factory=list)
+    """When each redemption happened, in the order they were generated."""
+
+    def times_redeemed(self, t: int) -> int:
+        return sum(1 for at in self.redemptions if at <= t)
+
+    def redeemable(self, t: int) -> bool:
+        if self.created > t or (self.deleted_at is not None and self.deleted_at <= t):
+            return False
+        if self.redeem_by is not None and self.redeem_by <= t:
+            return False
+        return self.max_redemptions is None or self.times_redeemed(t) < self.max_redemptions
+
+    def valid(self, t: int) -> bool:
+        # Stripe: "Taking account of the above properties, whether this coupon can still be applied".
+        return self.redeemable(t)
+
+
+@dataclass(eq=False)
+class PromotionCode:
+    id: str
+    created: int
+    code: str
+    coupon: Coupon
+    expires_at: int | None
+    active: Timeline[bool]
+    max_redemptions: int | None = None
+    first_time_transaction: bool = False
+    redemptions: list[int] = field(default_factory=list)
+
+    def times_redeemed(self, t: int) -> int:
+        return sum(1 for at in self.redemptions if at <= t)
+
+    def usable(self, t: int) -> bool:
+        if self.created > t or not self.active.at(t) or not self.coupon.redeemable(t):
+            return False
+        if self.expires_at is not None and self.expires_at <= t:
+            return False
+        return self.max_redemptions is None or self.times_redeemed(t) < self.max_redemptions
+
+
+@dataclass(eq=False)
+class Discount:
+    """A coupon applied to a subscription (while `start <= t < end`) or to one invoice."""
+
+    id: str
+    coupon: Coupon
+    customer: Customer
+    start: int
+    end: int | None
+    promotion_code: PromotionCode | None = None
+    subscription: Subscription | None = None
+    invoice: Invoice | None = None
+
+    def applies(self, t: int) -> bool:
+        return self.start <= t and (self.end is None or t < self.end)
 
 
 @dataclass(eq=False)
@@ -194,10 +314,38 @@ class Invoice:
     paid_at: int | None = None
     marked_uncollectible_at: int | None = None
     voided_at: int | None = None
+    discount: Discount | None = None
+    """The discount applied to this invoice (the subscription's, or one given on this invoice alone)."""
+    automatic_tax: bool = False
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+    @property
+    def discount_total(self) -> int:
+        return sum(line.discount_amount for line in self.lines)
+
+    @property
+    def tax_total(self) -> int:
+        return sum(line.tax.amount for line in self.lines if line.tax is not None)
+
+    @property
+    def inclusive_tax(self) -> int:
+        return sum(line.inclusive_tax for line in self.lines)
 
     @property
     def total(self) -> int:
-        return sum(line.amount for line in self.lines)
+        """Subtotal less discounts plus exclusive tax (inclusive tax is already in the amounts)."""
+        return self.subtotal - self.discount_total + sum(line.exclusive_tax for line in self.lines)
+
+    @property
+    def total_excluding_tax(self) -> int:
+        return self.total - self.tax_total
+
+    @property
+    def subtotal_excluding_tax(self) -> int:
+        return self.subtotal - sum(line.tax.undiscounted for line in self.lines if line.tax is not None)
 
     @property
     def amount_due(self) -> int:
@@ -367,6 +515,9 @@ Entity = (
     | Dispute
     | Payout
     | BalanceTransaction
+    | TaxRate
+    | Coupon
+    | PromotionCode
 )
 
 
@@ -403,6 +554,9 @@ class History:
     disputes: list[Dispute] = field(default_factory=list)
     payouts: list[Payout] = field(default_factory=list)
     balance_transactions: list[BalanceTransaction] = field(default_factory=list)
+    tax_rates: list[TaxRate] = field(default_factory=list)
+    coupons: list[Coupon] = field(default_factory=list)
+    promotion_codes: list[PromotionCode] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     _recorded: set[tuple[str, str, int]] = field(default_factory=set, init=False, repr=False)
 

@@ -9,9 +9,11 @@ from revops_simulator.actions import Action
 from revops_simulator.business.billing import Context, CustomerJourney
 from revops_simulator.business.catalog import build_catalog
 from revops_simulator.business.clock import day_start
+from revops_simulator.business.discounts import Coupons
 from revops_simulator.business.entities import History
 from revops_simulator.business.ledger import Ledger
 from revops_simulator.business.seeding import poisson, stream
+from revops_simulator.business.tax import Taxes
 from revops_simulator.business.tenants import FOUNDED, Tenant
 
 CUSTOMERS_PER_YEAR = 250
@@ -43,7 +45,8 @@ def simulate(
     history = History(tenant.id, horizon)
     catalog = build_catalog(tenant, seed, history)
     ledger = Ledger(tenant, seed, history)
-    context = Context(tenant, seed, history, catalog, ledger, actions or {})
+    taxes, coupons = Taxes(tenant, seed, history), Coupons(tenant, seed, history)
+    context = Context(tenant, seed, history, catalog, ledger, actions or {}, taxes, coupons)
     day = FOUNDED + timedelta(days=1)
     while day_start(day) <= horizon:
         count = poisson(stream(seed, tenant.id, "arrivals", day.isoformat()), arrivals_mean(day, scale))

@@ -17,7 +17,9 @@ from revops_simulator.business.entities import (
     BalanceTransaction,
     Change,
     Charge,
+    Coupon,
     Customer,
+    Discount,
     Dispute,
     Entity,
     History,
@@ -28,9 +30,11 @@ from revops_simulator.business.entities import (
     Payout,
     Price,
     Product,
+    PromotionCode,
     Refund,
     Subscription,
     SubscriptionItem,
+    TaxRate,
 )
 from revops_simulator.business.seeding import make_id, stable_hash
 from revops_simulator.business.tenants import Tenant
@@ -53,6 +57,9 @@ RESOURCES = (
     "disputes",
     "payouts",
     "balance_transactions",
+    "tax_rates",
+    "coupons",
+    "promotion_codes",
     "events",
 )
 
@@ -65,7 +72,7 @@ class EventRecord:
     change: Change
 
 
-Item = Entity | InvoiceLine | EventRecord
+Item = Entity | InvoiceLine | Discount | EventRecord
 Filter = Callable[[Any, int], object]
 
 
@@ -84,6 +91,10 @@ _RESOURCES_BY_TYPE: dict[type, str] = {
     Dispute: "disputes",
     Payout: "payouts",
     BalanceTransaction: "balance_transactions",
+    TaxRate: "tax_rates",
+    Coupon: "coupons",
+    PromotionCode: "promotion_codes",
+    Discount: "discounts",
     EventRecord: "events",
 }
 
@@ -146,6 +157,16 @@ FILTERS: Mapping[str, Mapping[str, Filter]] = {
         "type": lambda transaction, t: transaction.type,
         "source": lambda transaction, t: transaction.source,
         "currency": lambda transaction, t: transaction.currency,
+    },
+    "tax_rates": {
+        "active": lambda rate, t: _flag(rate.active.at(t)),
+        "inclusive": lambda rate, t: _flag(rate.inclusive),
+    },
+    "promotion_codes": {
+        "active": lambda code, t: _flag(code.active.at(t)),
+        "code": lambda code, t: code.code,
+        "coupon": lambda code, t: code.coupon.id,
+        "customer": lambda code, t: None,
     },
 }
 
@@ -233,9 +254,32 @@ class StripeAccount:
             "disputes": Listing(existing(history.disputes)),
             "payouts": Listing(existing(history.payouts)),
             "balance_transactions": Listing(existing(history.balance_transactions)),
+            "tax_rates": Listing(existing(history.tax_rates)),
+            # Lists leave deleted coupons out; retrieving one answers Stripe's deleted stub.
+            "coupons": Listing(existing([c for c in history.coupons if not self._deleted(c)])),
+            "promotion_codes": Listing(existing(history.promotion_codes)),
+            # Not a list Stripe serves: what `expand[]=discounts` on an invoice or subscription finds.
+            "discounts": Listing(self._discounts(history)),
             "events": Listing(newest_first(self._events(history))),
         }
         self._malformed: dict[tuple[int, str, int], frozenset[str]] = {}
+        self.deleted: dict[str, dict[str, str]] = {
+            "coupons": {coupon.id: "coupon" for coupon in history.coupons if self._deleted(coupon)}
+        }
+        """Objects deleted by the clock, by resource: id → object name (for the deleted stub)."""
+
+    def _discounts(self, history: History) -> list[Item]:
+        given = [s.discount for s in history.subscriptions] + [i.discount for i in history.invoices]
+        unique = {d.id: d for d in given if d is not None and d.start <= self.now}
+        return sorted(unique.values(), key=lambda d: (d.start, d.id), reverse=True)
+
+    def _deleted(self, coupon: Coupon) -> bool:
+        return coupon.created <= self.now and coupon.deleted_at is not None and coupon.deleted_at <= self.now
+
+    def deleted_stub(self, resource: str, object_id: str) -> JSON | None:
+        """What retrieving a deleted object answers: `{id, object, deleted: true}`."""
+        name = self.deleted.get(resource, {}).get(object_id)
+        return {"id": object_id, "object": name, "deleted": True} if name is not None else None
 
     def _events(self, history: History) -> list[EventRecord]:
         # /v1/events reaches back 30 days from the clock.

@@ -55,6 +55,9 @@ OBJECT_NAMES: Mapping[str, str] = {
     "disputes": "dispute",
     "payouts": "payout",
     "balance_transactions": "balance_transaction",
+    "tax_rates": "tax_rate",
+    "coupons": "coupon",
+    "promotion_codes": "promotion_code",
     "events": "event",
 }
 _ID_PREFIXES: Mapping[str, str] = {
@@ -72,6 +75,9 @@ _ID_PREFIXES: Mapping[str, str] = {
     "dp": "disputes",
     "po": "payouts",
     "txn": "balance_transactions",
+    "txr": "tax_rates",
+    "promo": "promotion_codes",
+    "di": "discounts",
     "evt": "events",
 }
 _PAGINATION = frozenset({"limit", "starting_after", "ending_before", "expand"})
@@ -460,6 +466,9 @@ class StripeApi:
         self._reject_unknown(params, {"expand"})
         item = account.find(resource, object_id)
         if item is None:
+            stub = account.deleted_stub(resource, object_id)
+            if stub is not None:
+                return stub, (resource, 1)
             raise self._missing(resource, object_id, "id")
         return self._serve(account, item, faults, _expansions(params)), (resource, 1)
 
@@ -587,6 +596,16 @@ class StripeApi:
         if not isinstance(value, dict) or path[0] not in value:
             return value
         child = value[path[0]]
+        if isinstance(child, list) and len(path) == 1:
+            # A list of ids (an invoice's `discounts`) expands entry by entry.
+            found = [self._lookup(account, entry) if isinstance(entry, str) else None for entry in child]
+            if not any(found):
+                return value
+            expanded_list = [
+                self._faulted(account, target, faults) if target is not None else entry
+                for entry, target in zip(child, found, strict=True)
+            ]
+            return {**value, path[0]: expanded_list}
         if isinstance(child, str):
             target = self._lookup(account, child)
             if target is None:

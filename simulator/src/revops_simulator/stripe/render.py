@@ -12,19 +12,24 @@ from revops_simulator.business.entities import (
     BalanceTransaction,
     Change,
     Charge,
+    Coupon,
     Customer,
+    Discount,
     Dispute,
     Entity,
     Invoice,
     InvoiceLine,
     InvoicePayment,
+    LineTax,
     PaymentIntent,
     Payout,
     Price,
     Product,
+    PromotionCode,
     Refund,
     Subscription,
     SubscriptionItem,
+    TaxRate,
     seen,
 )
 from revops_simulator.business.seeding import base62, make_id, stable_hash
@@ -49,6 +54,9 @@ _EVENT_PREFIX: dict[type, str] = {
     Refund: "refund",
     Dispute: "charge.dispute",
     Payout: "payout",
+    TaxRate: "tax_rate",
+    Coupon: "coupon",
+    PromotionCode: "promotion_code",
 }
 _NETWORK_ADVICE = {"try_again_later": "02", "do_not_try_again": "03", "confirm_card_data": "01"}
 
@@ -58,6 +66,33 @@ def event_types(change: Change) -> tuple[str, ...]:
     base = f"{_EVENT_PREFIX[type(change.entity)]}.{change.action}"
     # Stripe still sends the older alias alongside `invoice.paid`.
     return (base, "invoice.payment_succeeded") if base == "invoice.paid" else (base,)
+
+
+def _line_tax(tax: LineTax) -> JSON:
+    return {
+        "amount": tax.amount,
+        "tax_behavior": "inclusive" if tax.rate.inclusive else "exclusive",
+        "tax_rate_details": {"tax_rate": tax.rate.id},
+        "taxability_reason": tax.taxability_reason,
+        "taxable_amount": tax.taxable_amount,
+        "type": "tax_rate_details",
+    }
+
+
+def _total_taxes(invoice: Invoice) -> list[JSON]:
+    """The invoice's taxes summed per rate and taxability, as Stripe aggregates them."""
+    totals: dict[tuple[str, str], JSON] = {}
+    for line in invoice.lines:
+        if line.tax is None:
+            continue
+        key = (line.tax.rate.id, line.tax.taxability_reason)
+        entry = totals.get(key)
+        if entry is None:
+            totals[key] = _line_tax(line.tax)
+        else:
+            entry["amount"] += line.tax.amount
+            entry["taxable_amount"] += line.tax.taxable_amount
+    return list(totals.values())
 
 
 def embedded_list(data: Sequence[JSON], url: str) -> JSON:
@@ -78,6 +113,8 @@ class Renderer:
         self.now = now
         self.account_id = make_id("acct_", seed, tenant.id, "account", length=16)
         self._cache: dict[str, JSON] = {}
+        # Globex quotes VAT-inclusive prices; Acme adds tax on top (business/tax.py).
+        self.inclusive_tax = tenant.country != "US"
         self._renderers: dict[type, Callable[[Any, int], JSON]] = {
             Product: self._product,
             Price: self._price,
@@ -93,9 +130,13 @@ class Renderer:
             Dispute: self._dispute,
             Payout: self._payout,
             BalanceTransaction: self._balance_transaction,
+            TaxRate: self._tax_rate,
+            Coupon: self._coupon,
+            PromotionCode: self._promotion_code,
+            Discount: self._discount,
         }
 
-    def render(self, entity: Entity | InvoiceLine, t: int | None = None) -> JSON:
+    def render(self, entity: Entity | InvoiceLine | Discount, t: int | None = None) -> JSON:
         """`entity` as of `t` (default: the clock). Cached renders are shared: copy before changing."""
         if t is None or t == self.now:
             cached = self._cache.get(entity.id)
@@ -187,7 +228,7 @@ class Renderer:
                 "usage_type": "metered" if price.metered else "licensed",
                 "trial_period_days": None,
             },
-            tax_behavior="exclusive",
+            tax_behavior="inclusive" if self.inclusive_tax else "exclusive",
             tiers_mode="graduated" if price.metered else None,
             type="recurring",
             unit_amount=None if price.metered else price.unit_amount,
@@ -275,7 +316,7 @@ class Renderer:
             object="customer",
             phone=customer.phone,
             preferred_locales=[customer.locale],
-            tax_exempt="none",
+            tax_exempt=customer.tax_exempt,
         )
 
     def _subscription_item(self, item: SubscriptionItem, t: int) -> JSON:
@@ -303,9 +344,15 @@ class Renderer:
         requested = seen(subscription.canceled_at, t)
         latest_invoice = subscription.latest_invoice.at(t)
         items = [self.render(item, t) for item in subscription.items if item.created <= t]
+        rate = subscription.tax_rate.at(t)
+        discount = subscription.discount
         return fill(
             "subscription",
-            automatic_tax={"disabled_reason": None, "enabled": False, "liability": None},
+            automatic_tax={
+                "disabled_reason": None,
+                "enabled": not self.inclusive_tax,
+                "liability": {"account": None, "type": "self"} if not self.inclusive_tax else None,
+            },
             billing_cycle_anchor=subscription.billing_cycle_anchor,
             cancel_at=subscription.cancel_at if requested else None,
             canceled_at=requested,
@@ -318,8 +365,11 @@ class Renderer:
             created=subscription.created,
             currency=subscription.currency,
             customer=subscription.customer.id,
-            default_tax_rates=[],
-            discounts=[],
+            default_tax_rates=[self.render(rate, t)] if rate is not None else [],
+            # A subscription that ended keeps the discounts it had then.
+            discounts=[discount.id]
+            if discount is not None and discount.applies(min(t, seen(subscription.ended_at, t) or t))
+            else [],
             ended_at=seen(subscription.ended_at, t),
             id=subscription.id,
             invoice_settings={
@@ -354,6 +404,7 @@ class Renderer:
 
     def _line_item(self, line: InvoiceLine, t: int) -> JSON:
         subscription = line.invoice.subscription
+        discount = line.invoice.discount
         credited = None
         if line.credited is not None:
             credited = {
@@ -364,9 +415,11 @@ class Renderer:
             amount=line.amount,
             currency=line.invoice.currency,
             description=line.description,
-            discount_amounts=[],
+            discount_amounts=[{"amount": line.discount_amount, "discount": discount.id}]
+            if discount is not None and line.discount_amount
+            else [],
             discountable=not line.proration,
-            discounts=[],
+            discounts=[discount.id] if discount is not None and line.discount_amount else [],
             id=line.id,
             invoice=line.invoice.id,
             livemode=False,
@@ -376,7 +429,7 @@ class Renderer:
             quantity=line.quantity,
             subscription=subscription.id,
             pretax_credit_amounts=[],
-            taxes=[],
+            taxes=[_line_tax(line.tax)] if line.tax is not None else [],
             parent={
                 "invoice_item_details": None,
                 "subscription_item_details": {
@@ -405,6 +458,7 @@ class Renderer:
         customer = invoice.customer
         token = self._token("invoice", invoice.id)
         lines = [self.render(line, t) for line in invoice.lines]
+        discount = invoice.discount
         return fill(
             "invoice",
             account_country=self.tenant.country,
@@ -418,10 +472,10 @@ class Renderer:
             auto_advance=status in ("draft", "open"),
             automatic_tax={
                 "disabled_reason": None,
-                "enabled": False,
-                "liability": None,
-                "provider": None,
-                "status": None,
+                "enabled": invoice.automatic_tax,
+                "liability": {"account": None, "type": "self"} if invoice.automatic_tax else None,
+                "provider": "stripe" if invoice.automatic_tax else None,
+                "status": "complete" if invoice.automatic_tax else None,
             },
             billing_reason=invoice.billing_reason,
             collection_method="charge_automatically",
@@ -432,10 +486,10 @@ class Renderer:
             customer_email=customer.email,
             customer_name=customer.name,
             customer_phone=customer.phone,
-            customer_tax_exempt="none",
+            customer_tax_exempt=customer.tax_exempt,
             customer_tax_ids=[],
-            default_tax_rates=[],
-            discounts=[],
+            default_tax_rates=[],  # a subscription's rates reach its invoices through the lines' `taxes`
+            discounts=[discount.id] if discount is not None else [],
             effective_at=finalized,
             ending_balance=invoice.ending_balance if finalized else None,
             hosted_invoice_url=f"https://invoice.stripe.com/i/{self.account_id}/test_{token}?s=ap"
@@ -469,15 +523,17 @@ class Renderer:
                 "paid_at": seen(invoice.paid_at, t),
                 "voided_at": seen(invoice.voided_at, t),
             },
-            subtotal=invoice.total,
-            subtotal_excluding_tax=invoice.total,
+            subtotal=invoice.subtotal,
+            subtotal_excluding_tax=invoice.subtotal_excluding_tax,
             total=invoice.total,
-            total_discount_amounts=[],
-            total_excluding_tax=invoice.total,
+            total_discount_amounts=[{"amount": invoice.discount_total, "discount": discount.id}]
+            if discount is not None
+            else [],
+            total_excluding_tax=invoice.total_excluding_tax,
             webhooks_delivered_at=invoice.created,
             automatically_finalizes_at=invoice.finalized_at if status == "draft" else None,
             total_pretax_credit_amounts=[],
-            total_taxes=[],
+            total_taxes=_total_taxes(invoice),
             amount_overpaid=0,
             parent={
                 "quote_details": None,
@@ -505,6 +561,98 @@ class Renderer:
                 "canceled_at": seen(payment.canceled_at, t),
                 "paid_at": seen(payment.paid_at, t),
             },
+        )
+
+    # --- tax rates, coupons and promotion codes ---
+
+    def _tax_rate(self, rate: TaxRate, t: int) -> JSON:
+        percentage = float(rate.percentage)
+        return fill(
+            "tax_rate",
+            active=rate.active.at(t),
+            country=rate.country,
+            created=rate.created,
+            description=rate.description,
+            display_name=rate.display_name,
+            effective_percentage=percentage,
+            flat_amount=None,
+            id=rate.id,
+            inclusive=rate.inclusive,
+            jurisdiction=rate.jurisdiction,
+            jurisdiction_level=rate.jurisdiction_level,
+            livemode=False,
+            metadata={},
+            object="tax_rate",
+            percentage=percentage,
+            rate_type="percentage",
+            state=rate.state,
+            tax_type=rate.tax_type,
+        )
+
+    def _coupon(self, coupon: Coupon, t: int) -> JSON:
+        return fill(
+            "coupon",
+            amount_off=coupon.amount_off,
+            applies_to=None,
+            created=coupon.created,
+            currency=coupon.currency,
+            currency_options=None,
+            duration=coupon.duration,
+            duration_in_months=coupon.duration_in_months,
+            id=coupon.id,
+            livemode=False,
+            max_redemptions=coupon.max_redemptions,
+            metadata={},
+            name=coupon.name,
+            object="coupon",
+            percent_off=float(coupon.percent_off) if coupon.percent_off is not None else None,
+            redeem_by=coupon.redeem_by,
+            times_redeemed=coupon.times_redeemed(t),
+            valid=coupon.valid(t),
+        )
+
+    def _promotion_code(self, code: PromotionCode, t: int) -> JSON:
+        return fill(
+            "promotion_code",
+            active=code.active.at(t),
+            code=code.code,
+            created=code.created,
+            customer=None,
+            expires_at=code.expires_at,
+            id=code.id,
+            livemode=False,
+            max_redemptions=code.max_redemptions,
+            metadata={},
+            object="promotion_code",
+            restrictions={
+                "first_time_transaction": code.first_time_transaction,
+                "minimum_amount": None,
+                "minimum_amount_currency": None,
+                "currency_options": {},
+            },
+            times_redeemed=code.times_redeemed(t),
+            promotion={"coupon": code.coupon.id, "type": "coupon"},
+            customer_account=None,
+        )
+
+    def _discount(self, discount: Discount, t: int) -> JSON:
+        # Stripe reports no end for `once` (used by one invoice) and `forever` discounts.
+        repeating = discount.coupon.duration == "repeating"
+        return fill(
+            "discount",
+            checkout_session=None,
+            customer=discount.customer.id,
+            end=discount.end if repeating else None,
+            id=discount.id,
+            invoice=discount.invoice.id if discount.invoice is not None else None,
+            invoice_item=None,
+            object="discount",
+            promotion_code=discount.promotion_code.id if discount.promotion_code is not None else None,
+            start=discount.start,
+            subscription=discount.subscription.id if discount.subscription is not None else None,
+            subscription_item=None,
+            source={"coupon": discount.coupon.id, "type": "coupon"},
+            customer_account=None,
         )
 
     # --- payments ---

@@ -141,7 +141,7 @@ def invalid_reason(endpoint: Endpoint, record: Any) -> str | None:
     if not isinstance(record, dict):
         return f"not a JSON object: {type(record).__name__}"
     object_id = record.get("id")
-    if not isinstance(object_id, str) or not object_id.startswith(endpoint.id_prefixes):
+    if not isinstance(object_id, str) or not object_id or not object_id.startswith(endpoint.id_prefixes):
         return f"id {object_id!r} is not a {'/'.join(endpoint.id_prefixes)} id"
     created = record.get("created")
     if "created" in endpoint.columns and (not isinstance(created, int) or isinstance(created, bool)):
