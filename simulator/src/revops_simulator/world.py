@@ -108,6 +108,10 @@ class GroundTruth:
     balance: dict[str, dict[str, int]]
     objects: dict[str, list[dict[str, Any]]]
     malformed_ids: dict[str, set[str]] = field(default_factory=dict)
+    deleted_ids: dict[str, set[str]] = field(default_factory=dict)
+    """Objects deleted by the clock (lists omit them; retrieve answers Stripe's deleted stub)."""
+    lifecycle: dict[str, set[str]] = field(default_factory=dict)
+    """Ids showing each lifecycle behaviour (business/lifecycle.py), e.g. `detached_payment_methods`."""
     bank: BankTruth | None = None
     books: BooksTruth | None = None
 
@@ -339,6 +343,8 @@ class World:
             balance={self._tenants[workspace_id].settlement_currency: account.balance()},
             # A private copy: the renders are shared with the API's cache.
             objects=json.loads(json.dumps(objects)),
+            deleted_ids={"customers": set(account.gone["customers"])},
+            lifecycle=account.lifecycle(),
             malformed_ids={
                 resource: set(account.malformed_ids(faults.seed, resource, count))
                 for resource, count in faults.malformed.items()

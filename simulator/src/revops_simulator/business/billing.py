@@ -15,7 +15,7 @@ from datetime import date
 from types import MappingProxyType
 
 from revops_simulator.actions import Action
-from revops_simulator.business import identities
+from revops_simulator.business import identities, lifecycle
 from revops_simulator.business.catalog import Catalog
 from revops_simulator.business.clock import (
     DAY,
@@ -227,6 +227,7 @@ class CustomerJourney:
             payment_method=Timeline(self._card(customer_id, signup, region.country)),
             next_invoice_sequence=Timeline(1),
         )
+        lifecycle.attach_card(self.history, customer, customer.payment_method.at(signup))
         self.history.customers.append(customer)
         self.history.record(signup, customer, "created", requested=True)
         return customer
@@ -234,7 +235,9 @@ class CustomerJourney:
     def _card(self, customer_id: str, created: int, country: str) -> PaymentMethod:
         self.cards += 1
         card_id = self._id("pm_", "card", customer_id, self.cards)
-        return identities.card(stream(card_id), card_id, created, country, to_date(created).year)
+        card = identities.card(stream(card_id), card_id, created, country, to_date(created).year)
+        self.history.payment_methods.append(card)
+        return card
 
     def _subscribe(
         self, customer: Customer, price: Price, seats: int, start: int, trial: bool
@@ -695,7 +698,10 @@ class CustomerJourney:
         self.history.record(at, invoice.customer, "updated")
 
     def _replace_card(self, customer: Customer, at: int) -> None:
-        customer.payment_method.set(at, self._card(customer.id, at, customer.country))
+        old = customer.payment_method.at(at)
+        new = self._card(customer.id, at, customer.country)
+        customer.payment_method.set(at, new)
+        lifecycle.replace_card(self.history, customer, old, new, at)
         self.history.record(at, customer, "updated", requested=True)
 
     # --- after a sale: refunds and disputes ---

@@ -102,6 +102,10 @@ class PaymentMethod:
     funding: str
     country: str
     fingerprint: str
+    customer: Customer | None = None
+    """The customer the card is attached to (since `created`), until `detached_at`."""
+    detached_at: int | None = None
+    """When a replacement card took its place (Stripe detaches the old one: `customer` null)."""
 
 
 @dataclass(eq=False)
@@ -125,6 +129,8 @@ class Customer:
     delinquent: Timeline[bool]
     payment_method: Timeline[PaymentMethod]
     next_invoice_sequence: Timeline[int]
+    deleted_at: int | None = None
+    """When the merchant deleted the customer: retrieve answers Stripe's deleted stub, lists omit it."""
 
 
 @dataclass(eq=False)
@@ -357,6 +363,7 @@ Entity = (
     Product
     | Price
     | Customer
+    | PaymentMethod
     | Subscription
     | SubscriptionItem
     | Invoice
@@ -394,6 +401,7 @@ class History:
     products: list[Product] = field(default_factory=list)
     prices: list[Price] = field(default_factory=list)
     customers: list[Customer] = field(default_factory=list)
+    payment_methods: list[PaymentMethod] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     payment_intents: list[PaymentIntent] = field(default_factory=list)

@@ -11,6 +11,7 @@ from revops_simulator.business.catalog import build_catalog
 from revops_simulator.business.clock import day_start
 from revops_simulator.business.entities import History
 from revops_simulator.business.ledger import Ledger
+from revops_simulator.business.lifecycle import delete_churned_customers
 from revops_simulator.business.seeding import poisson, stream
 from revops_simulator.business.tenants import FOUNDED, Tenant
 
@@ -50,6 +51,7 @@ def simulate(
         for index in range(count):
             CustomerJourney(context, day, index).run()
         day += timedelta(days=1)
+    delete_churned_customers(history, seed, tenant.id)
     ledger.billing_fees()
     ledger.payouts()
     return history

@@ -416,6 +416,26 @@ INVOICE_LINE_ITEM_COLUMNS: dict[str, str] = {
     "livemode": BOOL,
     "metadata": JSON,
 }
+# A customer's cards are listed per customer (`GET /v1/customers/{id}/payment_methods`, the documented
+# way: the account-wide `/v1/payment_methods` list is for Treasury flows), so they are a child list of
+# customers; `payment_method.*` events name cards to fetch by id (a detached card has `customer` null).
+PAYMENT_METHODS = Endpoint(
+    "payment_methods",
+    "/v1/payment_methods",
+    ("pm_", "card_", "src_"),
+    event_object="payment_method",
+    columns={
+        "created": BIGINT,
+        "customer": TEXT,
+        "type": TEXT,
+        "card": JSON,
+        "billing_details": JSON,
+        "allow_redisplay": TEXT,
+        "livemode": BOOL,
+        "metadata": JSON,
+    },
+)
+PAYMENT_METHODS_TABLE = PAYMENT_METHODS.table
 ENDPOINTS_BY_RESOURCE = {endpoint.resource: endpoint for endpoint in ENDPOINTS}
 
 
