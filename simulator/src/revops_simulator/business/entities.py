@@ -106,6 +106,16 @@ class PaymentMethod:
     """The customer the card is attached to (since `created`), until `detached_at`."""
     detached_at: int | None = None
     """When a replacement card took its place (Stripe detaches the old one: `customer` null)."""
+    renewals: list[tuple[int, int, int]] = field(default_factory=list)
+    """(when, exp_month, exp_year): the card account updater's new expiry for a reissued card."""
+
+    def expiry_at(self, t: int) -> tuple[int, int]:
+        """(exp_month, exp_year) in force at `t`."""
+        current = (self.exp_month, self.exp_year)
+        for at, month, year in self.renewals:
+            if at <= t:
+                current = (month, year)
+        return current
 
 
 @dataclass(eq=False)

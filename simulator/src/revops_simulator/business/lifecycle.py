@@ -16,7 +16,9 @@ Each decision draws from its own named stream, so adding these behaviours shifts
 
 from __future__ import annotations
 
-from revops_simulator.business.clock import DAY
+from datetime import date
+
+from revops_simulator.business.clock import DAY, day_start, to_date
 from revops_simulator.business.entities import Customer, History, PaymentMethod
 from revops_simulator.business.seeding import stream
 
@@ -24,6 +26,12 @@ CHURNED_CUSTOMER_DELETION_SHARE = 0.2
 """Share of fully churned customers the merchant deletes (GDPR requests, CRM clean-ups)."""
 DELETION_DELAY_DAYS = (3, 120)
 """Days between the end of the customer's last subscription and its deletion."""
+CARD_MONTHS_LEFT = (1, 48)
+"""Months a card has left when the customer enters it (it expires at the end of the last one)."""
+REISSUE_YEARS = (3, 4)
+"""A reissued card's new expiry, in years after the old one."""
+UPDATER_DELAY_DAYS = (0, 5)
+"""Days after a card expires until the card account updater delivers the reissued card's expiry."""
 
 
 def attach_card(history: History, customer: Customer, card: PaymentMethod) -> None:
@@ -59,6 +67,30 @@ def delete_churned_customers(history: History, seed: int, tenant_id: str) -> Non
         last_end = max(end for end in ends if end is not None)
         customer.deleted_at = last_end + rng.randint(*DELETION_DELAY_DAYS) * DAY + rng.randint(0, DAY - 1)
         history.record(customer.deleted_at, customer, "deleted", requested=True)
+
+
+def renew_expired_cards(history: History, seed: int, tenant_id: str) -> None:
+    """The card account updater: an attached card that expires gets its reissued expiry a few days
+    later (`payment_method.automatically_updated`), so live customers' cards expire at any month, some
+    within the next 30 days of whatever the clock is. Renewals are generated up to the horizon only;
+    a later horizon continues the same sequence."""
+    for card in history.payment_methods:
+        # A card is entered somewhere in its life: it has 1 to 48 months left (to the end of a month).
+        created = to_date(card.created)
+        left = stream(seed, tenant_id, "card-expiry", card.id).randint(*CARD_MONTHS_LEFT)
+        months = created.year * 12 + created.month - 1 + left
+        card.exp_year, card.exp_month = months // 12, months % 12 + 1
+        rng = stream(seed, tenant_id, "card-updater", card.id)
+        month, year = card.exp_month, card.exp_year
+        while True:
+            # A card works through the last day of its expiry month.
+            expired = day_start(date(year + month // 12, month % 12 + 1, 1))
+            at = expired + rng.randint(*UPDATER_DELAY_DAYS) * DAY + rng.randint(0, DAY - 1)
+            if at > history.horizon or not attached(card, at):
+                break
+            year += rng.randint(*REISSUE_YEARS)
+            card.renewals.append((at, month, year))
+            history.record(at, card, "automatically_updated")
 
 
 def deleted(customer: Customer, t: int) -> bool:

@@ -290,6 +290,7 @@ class Renderer:
     def _payment_method(self, card: PaymentMethod, t: int) -> JSON:
         customer = card.customer
         detached = seen(card.detached_at, t) is not None
+        exp_month, exp_year = card.expiry_at(t)
         billing_details: JSON = {
             "address": self._address(customer) if customer is not None else None,
             "email": customer.email if customer is not None else None,
@@ -310,8 +311,8 @@ class Renderer:
                 },
                 "country": card.country,
                 "display_brand": card.brand,
-                "exp_month": card.exp_month,
-                "exp_year": card.exp_year,
+                "exp_month": exp_month,
+                "exp_year": exp_year,
                 "fingerprint": card.fingerprint,
                 "funding": card.funding,
                 "generated_from": None,
