@@ -116,3 +116,20 @@ def test_lifecycle_is_deterministic() -> None:
         a, b = one.ground_truth(workspace.id, Faults()), two.ground_truth(workspace.id, Faults())
         assert a.deleted_ids == b.deleted_ids and a.lifecycle == b.lifecycle
         assert a.objects["payment_methods"] == b.objects["payment_methods"]
+
+
+def test_returning_customers_have_a_second_subscription_after_a_gap(
+    big_truths: dict[str, GroundTruth],
+) -> None:
+    for workspace_id, truth in big_truths.items():
+        returning = truth.lifecycle["returning_customers"]
+        assert returning, workspace_id
+        assert not returning & truth.deleted_ids["customers"]
+        for customer_id in returning:
+            first, second = sorted(
+                (s for s in truth.objects["subscriptions"] if s["customer"] == customer_id),
+                key=lambda s: s["created"],
+            )
+            # The same customer subscribes again at least three weeks after the first one ended.
+            assert first["ended_at"] is not None and second["created"] - first["ended_at"] >= 21 * DAY
+            assert second["id"] != first["id"] and second["currency"] == first["currency"]

@@ -203,6 +203,22 @@ class CustomerJourney:
             self._trial(subscription, item)
         else:
             self._billing_periods(subscription, item, start, "subscription_create")
+        self._come_back(customer, subscription)
+
+    def _come_back(self, customer: Customer, first: Subscription) -> None:
+        """A customer who churned and subscribes again, weeks or months later (same customer id)."""
+        returning = lifecycle.comeback(self.seed, self.tenant.id, customer.id, first.ended_at)
+        if returning is None or returning[0] > self.history.horizon:
+            return
+        start, rng = returning
+        plan = weighted(rng, {plan: plan.popularity for plan in self.tenant.plans})
+        interval: Interval = "year" if rng.random() < self.tenant.annual_share else "month"
+        seats = min(60, 1 + int(rng.expovariate(1 / 5))) if plan.per_seat else 1
+        self.hypergrowth = False
+        currency = customer.currency.at(first.created) or first.currency
+        price = self.ctx.catalog.price(plan, interval, currency, start)
+        subscription, item = self._subscribe(customer, price, seats, start, False, key="comeback")
+        self._billing_periods(subscription, item, start, "subscription_create")
 
     def _customer(self, signup: int, region: Region) -> Customer:
         identity = identities.company(self.rng, region)
@@ -240,11 +256,12 @@ class CustomerJourney:
         return card
 
     def _subscribe(
-        self, customer: Customer, price: Price, seats: int, start: int, trial: bool
+        self, customer: Customer, price: Price, seats: int, start: int, trial: bool, key: str | None = None
     ) -> tuple[Subscription, SubscriptionItem]:
         trial_end = start + TRIAL_DAYS * DAY if trial else None
         subscription = Subscription(
-            id=self._id("sub_", "subscription", customer.id),
+            # A later subscription of the same customer is keyed apart from its first.
+            id=self._id("sub_", "subscription", customer.id, *((key,) if key else ())),
             created=start,
             customer=customer,
             currency=price.currency,

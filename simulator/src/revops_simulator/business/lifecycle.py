@@ -11,11 +11,15 @@ the customer is deleted. From then on Stripe answers a retrieve with the deleted
 `customer.deleted` event carries its last state. Their invoices, charges and ended subscriptions
 stay, still naming the customer id.
 
+Comebacks: some customers whose subscription ended subscribe again weeks or months later (the same
+customer id, a new subscription); they are never the ones deleted.
+
 Each decision draws from its own named stream, so adding these behaviours shifts no existing draw.
 """
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 from revops_simulator.business.clock import DAY, day_start, to_date
@@ -28,10 +32,31 @@ DELETION_DELAY_DAYS = (3, 120)
 """Days between the end of the customer's last subscription and its deletion."""
 CARD_MONTHS_LEFT = (1, 48)
 """Months a card has left when the customer enters it (it expires at the end of the last one)."""
+COMEBACK_SHARE = 0.12
+"""Share of customers who, once their subscription ended, subscribe again later."""
+COMEBACK_AFTER_DAYS = (21, 240)
+"""Days between the end of the first subscription and the new one."""
 REISSUE_YEARS = (3, 4)
 """A reissued card's new expiry, in years after the old one."""
 UPDATER_DELAY_DAYS = (0, 5)
 """Days after a card expires until the card account updater delivers the reissued card's expiry."""
+
+
+def comeback(
+    seed: int, tenant_id: str, customer_id: str, ended_at: int | None
+) -> tuple[int, random.Random] | None:
+    """When a churned customer subscribes again (and the stream to draw the new plan from), or None.
+
+    Drawn per customer whatever its history, so deletion (which spares customers who come back) and
+    the journey agree at every horizon."""
+    rng = stream(seed, tenant_id, "comeback", customer_id)
+    if rng.random() >= COMEBACK_SHARE or ended_at is None:
+        return None
+    return ended_at + rng.randint(*COMEBACK_AFTER_DAYS) * DAY + rng.randint(0, DAY - 1), rng
+
+
+def comes_back(seed: int, tenant_id: str, customer_id: str) -> bool:
+    return stream(seed, tenant_id, "comeback", customer_id).random() < COMEBACK_SHARE
 
 
 def attach_card(history: History, customer: Customer, card: PaymentMethod) -> None:
@@ -59,7 +84,7 @@ def delete_churned_customers(history: History, seed: int, tenant_id: str) -> Non
         subscriptions.setdefault(subscription.customer.id, []).append(subscription.ended_at)
     for customer in history.customers:
         ends = subscriptions.get(customer.id)
-        if not ends or any(end is None for end in ends):
+        if not ends or any(end is None for end in ends) or comes_back(seed, tenant_id, customer.id):
             continue
         rng = stream(seed, tenant_id, "customer-deletion", customer.id)
         if rng.random() >= CHURNED_CUSTOMER_DELETION_SHARE:

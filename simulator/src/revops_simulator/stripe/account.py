@@ -257,6 +257,11 @@ class StripeAccount:
                 if card.created <= now and not attached(card, now)
             },
         }
+        subscriptions: dict[str, list[Subscription]] = {}
+        for subscription in history.subscriptions:
+            if subscription.created <= now:
+                subscriptions.setdefault(subscription.customer.id, []).append(subscription)
+        self._returned = {customer for customer, subs in subscriptions.items() if len(subs) > 1}
         self._cards: dict[str, list[Item]] = {}
         for card in self.listings["payment_methods"].items:
             assert isinstance(card, PaymentMethod) and card.customer is not None
@@ -296,6 +301,8 @@ class StripeAccount:
             "detached_payment_methods": detached,
             # Cards no list serves any more: detached ones and those of deleted customers.
             "unlisted_payment_methods": set(self.gone["payment_methods"]),
+            # Customers who churned and came back with a new subscription (same customer id).
+            "returning_customers": set(self._returned),
         }
 
     def cards_of(self, customer_id: str) -> list[Item]:
