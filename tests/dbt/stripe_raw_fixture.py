@@ -21,6 +21,8 @@ from revops.pipelines.stripe.settings import (
     ENDPOINTS,
     INVOICE_LINE_ITEM_COLUMNS,
     INVOICE_LINE_ITEMS_TABLE,
+    PAYMENT_METHODS,
+    PAYMENT_METHODS_TABLE,
     PAYOUT_CONTENTS_COLUMNS,
     PAYOUT_CONTENTS_TABLE,
     SUBSCRIPTION_ITEM_COLUMNS,
@@ -63,6 +65,7 @@ def raw_contracts() -> dict[str, dict[str, Any]]:
     contracts[SUBSCRIPTION_ITEMS_TABLE] = _table_contract(SUBSCRIPTION_ITEM_COLUMNS)
     contracts[INVOICE_LINE_ITEMS_TABLE] = _table_contract(INVOICE_LINE_ITEM_COLUMNS)
     contracts[PAYOUT_CONTENTS_TABLE] = _table_contract(PAYOUT_CONTENTS_COLUMNS, key=("payout", "id"))
+    contracts[PAYMENT_METHODS_TABLE] = _table_contract(PAYMENT_METHODS.columns)
     return contracts
 
 
@@ -196,7 +199,8 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
            cancellation_details={"reason": "cancellation_requested", "feedback": "too_expensive"},
            livemode=False),
         v1(WS_B, id="sub_1", created=CREATED, customer="cus_1", currency="usd", status="past_due",
-           start_date=CREATED, cancel_at_period_end=True, livemode=True),
+           start_date=CREATED, cancel_at_period_end=True, livemode=True,
+           pause_collection={"behavior": "mark_uncollectible", "resumes_at": PAID}),
     ]
     subscription_items = [
         # sub_1 first fetch: a base item and a seat add-on.
@@ -394,6 +398,20 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
            amount=-1411, fee=0, net=-1411, currency="eur", available_on=CREATED),
     ]
     event_data = {"object": {"id": "cus_1", "object": "customer", "email": "new@alpha.test"}}
+    card = {"brand": "visa", "last4": "4242", "exp_month": 2, "exp_year": 2028, "funding": "credit",
+            "country": "DE", "fingerprint": "fp_1"}
+    payment_methods = [
+        v1(WS_A, id="pm_1", created=CREATED, customer="cus_1", type="card", card=card, livemode=False),
+        # Replaced by pm_2 between the fetches: detached, so Stripe nulls its customer.
+        v1(WS_A, id="pm_0", created=CREATED - 86400, customer="cus_2", type="card",
+           card={**card, "last4": "0002", "exp_month": 12, "exp_year": 2024}, livemode=False),
+        v2(WS_A, id="pm_0", created=CREATED - 86400, customer=None, type="card",
+           card={**card, "last4": "0002", "exp_month": 12, "exp_year": 2024}, livemode=False),
+        v2(WS_A, id="pm_2", created=CREATED + 86400, customer="cus_2", type="card",
+           card={**card, "last4": "0003"}, livemode=False),
+        v1(WS_B, id="pm_1", created=CREATED, customer="cus_1", type="card",
+           card={**card, "brand": "amex"}, livemode=True),
+    ]
     events = [
         v1(WS_A, id="evt_1", created=CREATED, type="customer.updated", api_version="2025-03-31.basil",
            data=event_data, request={"id": "req_1", "idempotency_key": "idem_1"}, pending_webhooks=0,
@@ -463,6 +481,7 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
         "stripe_balance_transactions": balance_transactions,
         PAYOUT_CONTENTS_TABLE: payout_contents,
         "stripe_events": events,
+        PAYMENT_METHODS_TABLE: payment_methods,
     }
 # fmt: on
 

@@ -52,6 +52,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "stg_stripe__coupons": ("stripe_coupons", "coupon_id"),
     "stg_stripe__promotion_codes": ("stripe_promotion_codes", "promotion_code_id"),
     "stg_stripe__events": ("stripe_events", "event_id"),
+    "stg_stripe__payment_methods": ("stripe_payment_methods", "payment_method_id"),
 }
 
 # Integer minor-unit money columns per model (each has a `<column>_major` companion unless noted).
@@ -548,3 +549,24 @@ def test_tax_rates_coupons_and_promotion_codes(built: Warehouse) -> None:
     )
     other = _one(built, "stg_stripe__promotion_codes", WS_B, "promo_1")
     assert (other["customer_id"], other["is_active"], other["expires_at"]) == ("cus_1", False, None)
+
+
+def test_deletions_detached_cards_and_paused_collection_are_marked(built: Warehouse) -> None:
+    # Stripe's deleted stub alone (only the id known): still a customer, deleted.
+    assert _one(built, "stg_stripe__customers", WS_B, "cus_3")["is_deleted"] is True
+    assert _one(built, "stg_stripe__customers", WS_A, "cus_1")["is_deleted"] is False
+    replaced = _one(built, "stg_stripe__payment_methods", WS_A, "pm_0")
+    assert replaced["is_detached"] is True and replaced["customer_id"] is None
+    current = _one(built, "stg_stripe__payment_methods", WS_A, "pm_2")
+    assert current["is_detached"] is False and current["customer_id"] == "cus_2"
+    assert (current["card_brand"], current["card_last4"], current["card_exp_month"]) == ("visa", "0003", 2)
+    # Usable through the last second of February 2028 (a leap year).
+    assert current["card_expires_at"] == datetime(2028, 2, 29, 23, 59, 59)
+    assert _one(built, "stg_stripe__payment_methods", WS_B, "pm_1")["card_brand"] == "amex"
+    paused = _one(built, "stg_stripe__subscriptions", WS_B, "sub_1")
+    assert (
+        paused["is_collection_paused"] is True and paused["pause_collection_behavior"] == "mark_uncollectible"
+    )
+    assert paused["pause_collection_resumes_at"] is not None
+    collecting = _one(built, "stg_stripe__subscriptions", WS_A, "sub_1")
+    assert collecting["is_collection_paused"] is False and collecting["pause_collection_resumes_at"] is None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -14,10 +15,12 @@ from revops.pipelines.sources import STRIPE
 from revops.pipelines.stripe.settings import (
     ENDPOINTS,
     INVOICE_LINE_ITEMS_TABLE,
+    PAYMENT_METHODS_TABLE,
     PAYOUT_CONTENTS_TABLE,
     SUBSCRIPTION_ITEMS_TABLE,
 )
 from revops_simulator import Faults, SimulatorServer, World
+from revops_simulator.world import GroundTruth
 from tests.pipelines.conftest import raw_ids, stripe_workspaces
 from tests.support import query
 
@@ -25,6 +28,7 @@ TABLE_FOR_TRUTH = {
     **{endpoint.resource: endpoint.table for endpoint in ENDPOINTS},
     "subscription_items": SUBSCRIPTION_ITEMS_TABLE,
     "invoice_line_items": INVOICE_LINE_ITEMS_TABLE,
+    "payment_methods": PAYMENT_METHODS_TABLE,
 }
 
 
@@ -39,11 +43,20 @@ def _assert_matches_truth(world: World, *, malformed_skipped: bool = False) -> N
         truth = world.ground_truth(workspace.id)
         for resource, table in TABLE_FOR_TRUTH.items():
             skipped = truth.malformed_ids.get(resource, set()) if malformed_skipped else set()
+            if malformed_skipped and resource == "payment_methods":
+                # A rejected customer's cards are listed with it, so they wait for it too.
+                rejected = truth.malformed_ids.get("customers", set())
+                skipped = {card["id"] for card in truth.objects[resource] if card["customer"] in rejected}
             expected = {obj["id"] for obj in truth.objects[resource]} - skipped
             loaded = set(raw_ids(table, workspace.id))
             if resource == "events":
                 # Stripe serves 30 days of events; the warehouse keeps the older ones it loaded.
                 assert expected <= loaded, f"{workspace.id}: {table}"
+            elif resource in GONE:
+                # Raw keeps what was loaded before it was deleted (or detached), marked so.
+                gone = GONE[resource](truth)
+                assert expected <= loaded and loaded - expected <= gone, f"{workspace.id}: {table}"
+                assert _gone_marked(table, workspace.id, loaded - expected), f"{workspace.id}: {table}"
             else:
                 assert loaded == expected, f"{workspace.id}: {table}"
         assert _payout_contents(workspace.id) == {
@@ -64,6 +77,32 @@ def _payout_contents(workspace_id: str) -> set[tuple[str, str]]:
                 parameters={"ws": workspace_id},
             ).result_rows
         )
+
+
+GONE: dict[str, Callable[[GroundTruth], set[str]]] = {
+    "customers": lambda truth: truth.deleted_ids["customers"],
+    "payment_methods": lambda truth: truth.lifecycle["unlisted_payment_methods"],
+}
+_MARKED = {
+    "customers": "deleted",
+    # A detached card has no customer; a deleted customer's card keeps it.
+    "payment_methods": "customer IS NULL OR customer IN (SELECT id FROM raw.stripe_customers FINAL "
+    "WHERE workspace_id = {ws:String} AND deleted)",
+}
+
+
+def _gone_marked(table: str, workspace_id: str, ids: set[str]) -> bool:
+    """Whether every row of `ids` in `table` records that Stripe no longer lists it."""
+    if not ids:
+        return True
+    condition = _MARKED[table.removeprefix("stripe_")]
+    rows = query(
+        f"SELECT id FROM raw.{table} FINAL WHERE workspace_id = {{ws:String}} "
+        f"AND id IN {{ids:Array(String)}} AND ({condition})",
+        ws=workspace_id,
+        ids=sorted(ids),
+    )
+    return {row["id"] for row in rows} == ids
 
 
 def test_full_load_matches_ground_truth(world: World, server: SimulatorServer) -> None:
@@ -194,3 +233,69 @@ def test_child_lists_are_complete(world: World, server: SimulatorServer, resourc
     child = {"subscriptions": "subscription_items", "invoices": "invoice_line_items"}[resource]
     _assert_matches_truth(world)
     assert any(world.ground_truth(ws.id).objects[child] for ws in world.workspaces)
+
+
+def _loaded_rows(table: str, workspace_id: str, ids: set[str]) -> dict[str, dict[str, object]]:
+    rows = query(
+        f"SELECT * FROM raw.{table} FINAL WHERE workspace_id = {{ws:String}} AND id IN {{ids:Array(String)}}",
+        ws=workspace_id,
+        ids=sorted(ids),
+    )
+    return {str(row["id"]): row for row in rows}
+
+
+def test_customer_deleted_between_loads_is_marked_deleted_not_quarantined(
+    world: World, server: SimulatorServer
+) -> None:
+    _load_all(world, server)
+    before = {ws.id: world.ground_truth(ws.id).deleted_ids["customers"] for ws in world.workspaces}
+    # Within the events' 30 days, so the tracker sees each `customer.deleted` (and past the re-sync
+    # interval, so the full re-list, which omits deleted customers, runs too).
+    world.advance_to(world.now.date() + timedelta(days=28))
+    _load_all(world, server)
+    _assert_matches_truth(world)
+    deleted = {
+        ws.id: world.ground_truth(ws.id).deleted_ids["customers"] - before[ws.id] for ws in world.workspaces
+    }
+    assert any(deleted.values()), "the window must contain a deletion"
+    for workspace_id, ids in deleted.items():
+        rows = _loaded_rows("stripe_customers", workspace_id, ids)
+        assert set(rows) == ids
+        # The deletion event's last state is kept: a deleted customer still has its name and creation.
+        assert all(row["deleted"] and row["name"] and row["created"] for row in rows.values())
+    quarantined = query(
+        "SELECT record_id FROM raw.quarantined_records FINAL WHERE table_name = 'stripe_customers'"
+    )
+    assert quarantined == []
+
+
+def test_replaced_card_is_recorded_detached_and_the_new_one_attached(revops_home: object) -> None:
+    # A world whose next weeks replace a failing card (billing.py's card-updated path).
+    world = World(seed=7, as_of=date(2026, 6, 10), scale=0.1)
+    with SimulatorServer(world, faults=Faults()) as server:
+        _load_all(world, server)
+        before = {
+            ws.id: world.ground_truth(ws.id).lifecycle["detached_payment_methods"] for ws in world.workspaces
+        }
+        world.advance_to(date(2026, 7, 5))
+        _load_all(world, server)
+        _assert_matches_truth(world)
+    detached = {
+        ws.id: world.ground_truth(ws.id).lifecycle["detached_payment_methods"] - before[ws.id]
+        for ws in world.workspaces
+    }
+    assert any(detached.values()), "the window must replace a card"
+    for workspace_id, ids in detached.items():
+        rows = _loaded_rows(PAYMENT_METHODS_TABLE, workspace_id, ids)
+        assert set(rows) == ids and all(row["customer"] is None for row in rows.values())
+        listed = {card["id"]: card for card in world.ground_truth(workspace_id).objects["payment_methods"]}
+        attached = query(
+            f"SELECT id, customer FROM raw.{PAYMENT_METHODS_TABLE} FINAL WHERE workspace_id = {{ws:String}} "
+            "AND customer IS NOT NULL",
+            ws=workspace_id,
+        )
+        live = {card["customer"] for card in listed.values()}
+        # Each live customer has exactly its current default card attached in raw.
+        assert {row["id"]: row["customer"] for row in attached if row["customer"] in live} == {
+            card_id: card["customer"] for card_id, card in listed.items()
+        }

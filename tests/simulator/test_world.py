@@ -15,6 +15,7 @@ from tests.simulator.conftest import AS_OF
 
 RESOURCE_OBJECTS = {
     "customers": "customer",
+    "payment_methods": "payment_method",
     "products": "product",
     "prices": "price",
     "subscriptions": "subscription",

@@ -111,6 +111,10 @@ class GroundTruth:
     payout_contents: dict[str, set[str]] = field(default_factory=dict)
     """Automatic payout id → the balance transactions it paid out (its own included), from the
     business history: what `/v1/balance_transactions?payout=` must list."""
+    deleted_ids: dict[str, set[str]] = field(default_factory=dict)
+    """Objects deleted by the clock (lists omit them; retrieve answers Stripe's deleted stub)."""
+    lifecycle: dict[str, set[str]] = field(default_factory=dict)
+    """Ids showing each lifecycle behaviour (business/lifecycle.py), e.g. `detached_payment_methods`."""
     bank: BankTruth | None = None
     books: BooksTruth | None = None
 
@@ -342,6 +346,8 @@ class World:
             balance={self._tenants[workspace_id].settlement_currency: account.balance()},
             # A private copy: the renders are shared with the API's cache.
             objects=json.loads(json.dumps(objects)),
+            deleted_ids={"customers": set(account.gone["customers"])},
+            lifecycle=account.lifecycle(),
             malformed_ids={
                 resource: set(account.malformed_ids(faults.seed, resource, count))
                 for resource, count in faults.malformed.items()

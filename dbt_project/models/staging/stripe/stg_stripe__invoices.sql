@@ -66,6 +66,8 @@ renamed as (
         ---------- booleans
         attempted as is_attempted,
         auto_advance as is_auto_advance,
+        -- A deleted draft invoice (404 after `invoice.deleted`) is kept as its last state, deleted.
+        coalesce(deleted, false) as is_deleted,
         livemode as is_livemode,
 
         ---------- timestamps

@@ -29,6 +29,8 @@ renamed as (
         collection_method,
         {{ json_extract('cancellation_details', 'reason') }} as cancellation_reason,
         {{ json_extract('cancellation_details', 'feedback') }} as cancellation_feedback,
+        -- Paused collection: `void`, `keep_as_draft` or `mark_uncollectible`, null when collecting.
+        {{ json_extract('pause_collection', 'behavior') }} as pause_collection_behavior,
         {{ normalize_currency('currency') }} as currency,
         metadata,
 
@@ -37,6 +39,7 @@ renamed as (
 
         ---------- booleans
         cancel_at_period_end as is_cancel_at_period_end,
+        toBool(pause_collection_behavior is not null) as is_collection_paused,
         livemode as is_livemode,
 
         ---------- timestamps
@@ -45,6 +48,7 @@ renamed as (
         {{ epoch_to_timestamp('billing_cycle_anchor') }} as billing_cycle_anchor_at,
         {{ epoch_to_timestamp('trial_start') }} as trial_start_at,
         {{ epoch_to_timestamp('trial_end') }} as trial_end_at,
+        {{ epoch_to_timestamp(json_extract('pause_collection', 'resumes_at', 'Int64')) }} as pause_collection_resumes_at,
         {{ epoch_to_timestamp('cancel_at') }} as cancel_at,
         {{ epoch_to_timestamp('canceled_at') }} as canceled_at,
         {{ epoch_to_timestamp('ended_at') }} as ended_at,

@@ -15,7 +15,7 @@ from datetime import date
 from types import MappingProxyType
 
 from revops_simulator.actions import Action
-from revops_simulator.business import identities
+from revops_simulator.business import identities, lifecycle
 from revops_simulator.business.catalog import Catalog
 from revops_simulator.business.clock import (
     DAY,
@@ -209,6 +209,24 @@ class CustomerJourney:
             self._billing_periods(subscription, item, start, "subscription_create")
         if self.ctx.coupons is not None:
             self.ctx.coupons.settle(subscription)
+        self._come_back(customer, subscription)
+
+    def _come_back(self, customer: Customer, first: Subscription) -> None:
+        """A customer who churned and subscribes again, weeks or months later (same customer id)."""
+        returning = lifecycle.comeback(self.seed, self.tenant.id, customer.id, first.ended_at)
+        if returning is None or returning[0] > self.history.horizon:
+            return
+        start, rng = returning
+        plan = weighted(rng, {plan: plan.popularity for plan in self.tenant.plans})
+        interval: Interval = "year" if rng.random() < self.tenant.annual_share else "month"
+        seats = min(60, 1 + int(rng.expovariate(1 / 5))) if plan.per_seat else 1
+        self.hypergrowth = False
+        currency = customer.currency.at(first.created) or first.currency
+        price = self.ctx.catalog.price(plan, interval, currency, start)
+        subscription, item = self._subscribe(customer, price, seats, start, False, key="comeback")
+        self._billing_periods(subscription, item, start, "subscription_create")
+        if self.ctx.coupons is not None:
+            self.ctx.coupons.settle(subscription)
 
     def _customer(self, signup: int, region: Region) -> Customer:
         identity = identities.company(self.rng, region)
@@ -235,6 +253,7 @@ class CustomerJourney:
         )
         if self.ctx.taxes is not None:
             self.ctx.taxes.classify(customer)
+        lifecycle.attach_card(self.history, customer, customer.payment_method.at(signup))
         self.history.customers.append(customer)
         self.history.record(signup, customer, "created", requested=True)
         return customer
@@ -242,14 +261,17 @@ class CustomerJourney:
     def _card(self, customer_id: str, created: int, country: str) -> PaymentMethod:
         self.cards += 1
         card_id = self._id("pm_", "card", customer_id, self.cards)
-        return identities.card(stream(card_id), card_id, created, country, to_date(created).year)
+        card = identities.card(stream(card_id), card_id, created, country, to_date(created).year)
+        self.history.payment_methods.append(card)
+        return card
 
     def _subscribe(
-        self, customer: Customer, price: Price, seats: int, start: int, trial: bool
+        self, customer: Customer, price: Price, seats: int, start: int, trial: bool, key: str | None = None
     ) -> tuple[Subscription, SubscriptionItem]:
         trial_end = start + TRIAL_DAYS * DAY if trial else None
         subscription = Subscription(
-            id=self._id("sub_", "subscription", customer.id),
+            # A later subscription of the same customer is keyed apart from its first.
+            id=self._id("sub_", "subscription", customer.id, *((key,) if key else ())),
             created=start,
             customer=customer,
             currency=price.currency,
@@ -713,7 +735,10 @@ class CustomerJourney:
         self.history.record(at, invoice.customer, "updated")
 
     def _replace_card(self, customer: Customer, at: int) -> None:
-        customer.payment_method.set(at, self._card(customer.id, at, customer.country))
+        old = customer.payment_method.at(at)
+        new = self._card(customer.id, at, customer.country)
+        customer.payment_method.set(at, new)
+        lifecycle.replace_card(self.history, customer, old, new, at)
         self.history.record(at, customer, "updated", requested=True)
 
     # --- after a sale: refunds and disputes ---

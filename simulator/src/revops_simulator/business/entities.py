@@ -102,6 +102,20 @@ class PaymentMethod:
     funding: str
     country: str
     fingerprint: str
+    customer: Customer | None = None
+    """The customer the card is attached to (since `created`), until `detached_at`."""
+    detached_at: int | None = None
+    """When a replacement card took its place (Stripe detaches the old one: `customer` null)."""
+    renewals: list[tuple[int, int, int]] = field(default_factory=list)
+    """(when, exp_month, exp_year): the card account updater's new expiry for a reissued card."""
+
+    def expiry_at(self, t: int) -> tuple[int, int]:
+        """(exp_month, exp_year) in force at `t`."""
+        current = (self.exp_month, self.exp_year)
+        for at, month, year in self.renewals:
+            if at <= t:
+                current = (month, year)
+        return current
 
 
 @dataclass(eq=False)
@@ -127,6 +141,8 @@ class Customer:
     next_invoice_sequence: Timeline[int]
     tax_exempt: str = "none"
     """Stripe's `tax_exempt`: "none", "exempt" (no tax) or "reverse" (the buyer self-assesses VAT)."""
+    deleted_at: int | None = None
+    """When the merchant deleted the customer: retrieve answers Stripe's deleted stub, lists omit it."""
 
 
 @dataclass(eq=False)
@@ -505,6 +521,7 @@ Entity = (
     Product
     | Price
     | Customer
+    | PaymentMethod
     | Subscription
     | SubscriptionItem
     | Invoice
@@ -545,6 +562,7 @@ class History:
     products: list[Product] = field(default_factory=list)
     prices: list[Price] = field(default_factory=list)
     customers: list[Customer] = field(default_factory=list)
+    payment_methods: list[PaymentMethod] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     payment_intents: list[PaymentIntent] = field(default_factory=list)

@@ -27,6 +27,7 @@ from revops_simulator.business.entities import (
     InvoiceLine,
     InvoicePayment,
     PaymentIntent,
+    PaymentMethod,
     Payout,
     Price,
     Product,
@@ -36,6 +37,7 @@ from revops_simulator.business.entities import (
     SubscriptionItem,
     TaxRate,
 )
+from revops_simulator.business.lifecycle import attached, deleted
 from revops_simulator.business.seeding import make_id, stable_hash
 from revops_simulator.business.tenants import Tenant
 from revops_simulator.stripe.render import JSON, Renderer, event_types
@@ -44,6 +46,7 @@ EVENT_RETENTION = 30 * DAY
 
 RESOURCES = (
     "customers",
+    "payment_methods",
     "products",
     "prices",
     "subscriptions",
@@ -78,6 +81,7 @@ Filter = Callable[[Any, int], object]
 
 _RESOURCES_BY_TYPE: dict[type, str] = {
     Customer: "customers",
+    PaymentMethod: "payment_methods",
     Product: "products",
     Price: "prices",
     Subscription: "subscriptions",
@@ -114,6 +118,10 @@ def _flag(value: bool) -> str:
 # Equality filters each list endpoint accepts, as (query parameter → value of an object at the clock).
 FILTERS: Mapping[str, Mapping[str, Filter]] = {
     "customers": {"email": lambda customer, t: customer.email},
+    "payment_methods": {
+        "customer": lambda card, t: card.customer.id if card.customer is not None else None,
+        "type": lambda card, t: "card",
+    },
     "products": {"active": lambda product, t: _flag(product.active.at(t))},
     "prices": {
         "active": lambda price, t: _flag(price.active.at(t)),
@@ -240,7 +248,13 @@ class StripeAccount:
         invoices = [invoice for invoice in history.invoices if invoice.created <= now]
         lines: list[Item] = [line for invoice in newest_first(invoices) for line in invoice.lines]
         self.listings: dict[str, Listing] = {
-            "customers": Listing(existing(history.customers)),
+            # Lists omit deleted customers and detached cards; `gone` still finds them by id.
+            "customers": Listing(
+                existing([customer for customer in history.customers if not deleted(customer, now)])
+            ),
+            "payment_methods": Listing(
+                newest_first([card for card in history.payment_methods if attached(card, now)])
+            ),
             "products": Listing(existing(history.products)),
             "prices": Listing(existing(history.prices)),
             "subscriptions": Listing(existing(history.subscriptions)),
@@ -262,6 +276,23 @@ class StripeAccount:
             "discounts": Listing(self._discounts(history)),
             "events": Listing(newest_first(self._events(history))),
         }
+        self.gone: dict[str, dict[str, Item]] = {
+            "customers": {c.id: c for c in history.customers if deleted(c, now)},
+            "payment_methods": {
+                card.id: card
+                for card in history.payment_methods
+                if card.created <= now and not attached(card, now)
+            },
+        }
+        subscriptions: dict[str, list[Subscription]] = {}
+        for subscription in history.subscriptions:
+            if subscription.created <= now:
+                subscriptions.setdefault(subscription.customer.id, []).append(subscription)
+        self._returned = {customer for customer, subs in subscriptions.items() if len(subs) > 1}
+        self._cards: dict[str, list[Item]] = {}
+        for card in self.listings["payment_methods"].items:
+            assert isinstance(card, PaymentMethod) and card.customer is not None
+            self._cards.setdefault(card.customer.id, []).append(card)
         self._malformed: dict[tuple[int, str, int], frozenset[str]] = {}
         self.deleted: dict[str, dict[str, str]] = {
             "coupons": {coupon.id: "coupon" for coupon in history.coupons if self._deleted(coupon)}
@@ -299,7 +330,28 @@ class StripeAccount:
     def find(self, resource: str, object_id: str) -> Item | None:
         listing = self.listings[resource]
         position = listing.rank.get(object_id)
-        return listing.items[position] if position is not None else None
+        if position is None:
+            return self.gone.get(resource, {}).get(object_id)
+        return listing.items[position]
+
+    def lifecycle(self) -> dict[str, set[str]]:
+        """Ground truth of the lifecycle behaviours at the clock, by kind (ids)."""
+        detached = {
+            card.id
+            for card in self.gone["payment_methods"].values()
+            if isinstance(card, PaymentMethod) and card.detached_at is not None
+        }
+        return {
+            "detached_payment_methods": detached,
+            # Cards no list serves any more: detached ones and those of deleted customers.
+            "unlisted_payment_methods": set(self.gone["payment_methods"]),
+            # Customers who churned and came back with a new subscription (same customer id).
+            "returning_customers": set(self._returned),
+        }
+
+    def cards_of(self, customer_id: str) -> list[Item]:
+        """The cards attached to a customer, newest first (`GET /v1/customers/{id}/payment_methods`)."""
+        return self._cards.get(customer_id, [])
 
     def render(self, item: Item) -> JSON:
         if isinstance(item, EventRecord):

@@ -43,6 +43,7 @@ DEFAULT_LIMIT = 10
 # Resources served at /v1/<resource> and /v1/<resource>/<id>, with their object names for messages.
 OBJECT_NAMES: Mapping[str, str] = {
     "customers": "customer",
+    "payment_methods": "payment_method",
     "products": "product",
     "prices": "price",
     "subscriptions": "subscription",
@@ -62,6 +63,7 @@ OBJECT_NAMES: Mapping[str, str] = {
 }
 _ID_PREFIXES: Mapping[str, str] = {
     "cus": "customers",
+    "pm": "payment_methods",
     "prod": "products",
     "price": "prices",
     "sub": "subscriptions",
@@ -414,6 +416,19 @@ class StripeApi:
                 Listing(invoice.lines),
                 params,
                 f"/v1/invoices/{object_id}/lines",
+                faults,
+            )
+        if (resource, child) == ("customers", "payment_methods") and object_id is not None:
+            # A deleted customer has no cards to list: Stripe answers as for an unknown customer.
+            customer = account.listings["customers"].rank.get(object_id)
+            if customer is None:
+                raise self._missing("customers", object_id, "id")
+            return self._list(
+                account,
+                "payment_methods",
+                Listing(account.cards_of(object_id)),
+                {**params, "customer": object_id},
+                f"/v1/customers/{object_id}/payment_methods",
                 faults,
             )
         if (resource, child) == ("charges", "refunds") and object_id is not None:

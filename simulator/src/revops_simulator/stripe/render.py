@@ -22,6 +22,7 @@ from revops_simulator.business.entities import (
     InvoicePayment,
     LineTax,
     PaymentIntent,
+    PaymentMethod,
     Payout,
     Price,
     Product,
@@ -32,6 +33,7 @@ from revops_simulator.business.entities import (
     TaxRate,
     seen,
 )
+from revops_simulator.business.lifecycle import deleted
 from revops_simulator.business.seeding import base62, make_id, stable_hash
 from revops_simulator.business.tenants import Tenant
 from revops_simulator.stripe.templates import fill, fixtures
@@ -46,6 +48,7 @@ _EVENT_PREFIX: dict[type, str] = {
     Product: "product",
     Price: "price",
     Customer: "customer",
+    PaymentMethod: "payment_method",
     Subscription: "customer.subscription",
     Invoice: "invoice",
     InvoicePayment: "invoice_payment",
@@ -119,6 +122,7 @@ class Renderer:
             Product: self._product,
             Price: self._price,
             Customer: self._customer,
+            PaymentMethod: self._payment_method,
             Subscription: self._subscription,
             SubscriptionItem: self._subscription_item,
             Invoice: self._invoice,
@@ -153,7 +157,9 @@ class Renderer:
         return cached
 
     def _event(self, event_id: str, event_type: str, change: Change) -> JSON:
-        snapshot = self.render(change.entity, change.t)
+        # `customer.deleted` carries the customer's last state, not the stub retrieve answers after.
+        gone = change.action == "deleted" and isinstance(change.entity, Customer)
+        snapshot = self.render(change.entity, change.t - 1 if gone else change.t)
         data: JSON = {"object": snapshot}
         if change.action == "updated":
             before = self.render(change.entity, change.t - 1)
@@ -293,6 +299,9 @@ class Renderer:
         }
 
     def _customer(self, customer: Customer, t: int) -> JSON:
+        if deleted(customer, t):
+            # Stripe's DeletedCustomer: all a retrieve (or an expansion) answers once it is deleted.
+            return {"id": customer.id, "object": "customer", "deleted": True}
         return fill(
             "customer",
             address=self._address(customer),
@@ -317,6 +326,52 @@ class Renderer:
             phone=customer.phone,
             preferred_locales=[customer.locale],
             tax_exempt=customer.tax_exempt,
+        )
+
+    def _payment_method(self, card: PaymentMethod, t: int) -> JSON:
+        customer = card.customer
+        detached = seen(card.detached_at, t) is not None
+        exp_month, exp_year = card.expiry_at(t)
+        billing_details: JSON = {
+            "address": self._address(customer) if customer is not None else None,
+            "email": customer.email if customer is not None else None,
+            "name": customer.name if customer is not None else None,
+            "phone": customer.phone if customer is not None else None,
+            "tax_id": None,
+        }
+        return fill(
+            "payment_method",
+            allow_redisplay="unspecified",
+            billing_details=billing_details,
+            card={
+                "brand": card.brand,
+                "checks": {
+                    "address_line1_check": None,
+                    "address_postal_code_check": "pass",
+                    "cvc_check": "pass",
+                },
+                "country": card.country,
+                "display_brand": card.brand,
+                "exp_month": exp_month,
+                "exp_year": exp_year,
+                "fingerprint": card.fingerprint,
+                "funding": card.funding,
+                "generated_from": None,
+                "last4": card.last4,
+                "networks": {"available": [card.brand], "preferred": None},
+                "three_d_secure_usage": {"supported": True},
+                "wallet": None,
+                "regulated_status": "unregulated",
+            },
+            created=card.created,
+            # A detached card no longer belongs to anyone; Stripe nulls `customer`.
+            customer=None if detached or customer is None else customer.id,
+            id=card.id,
+            livemode=False,
+            metadata={},
+            object="payment_method",
+            type="card",
+            customer_account=None,
         )
 
     def _subscription_item(self, item: SubscriptionItem, t: int) -> JSON:

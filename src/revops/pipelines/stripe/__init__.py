@@ -32,6 +32,8 @@ from revops.pipelines.stripe.settings import (
     INVOICE_LINE_ITEM_COLUMNS,
     INVOICE_LINE_ITEMS_TABLE,
     MAX_CHANGED_IDS_TO_RETRIEVE,
+    PAYMENT_METHODS,
+    PAYMENT_METHODS_TABLE,
     PAYOUT_CONTENTS_COLUMNS,
     PAYOUT_CONTENTS_PATH,
     PAYOUT_CONTENTS_TABLE,
@@ -46,12 +48,15 @@ CHANGES_RESOURCE = "object_changes"
 DAY_S = 86_400
 MUTABLE_ENDPOINTS = tuple(endpoint for endpoint in ENDPOINTS if endpoint.mutable)
 ENDPOINT_BY_EVENT_OBJECT = {
-    endpoint.event_object: endpoint for endpoint in ENDPOINTS if endpoint.event_object
+    endpoint.event_object: endpoint for endpoint in (*ENDPOINTS, PAYMENT_METHODS) if endpoint.event_object
 }
-# Lists embedded in a parent object: (field, child table, path and params for the rest when `has_more`).
-CHILD_LISTS: dict[str, tuple[str, str, str, dict[str, str]]] = {
+# A parent's child lists: (embedded field, child table, path and params of the full list). An embedded
+# list is fetched further only when `has_more`; one the parent does not embed (field None) is always
+# listed (a customer's cards).
+CHILD_LISTS: dict[str, tuple[str | None, str, str, dict[str, str]]] = {
     "subscriptions": ("items", SUBSCRIPTION_ITEMS_TABLE, "/v1/subscription_items", {"subscription": "{id}"}),
     "invoices": ("lines", INVOICE_LINE_ITEMS_TABLE, "/v1/invoices/{id}/lines", {}),
+    "customers": (None, PAYMENT_METHODS_TABLE, "/v1/customers/{id}/payment_methods", {}),
 }
 
 
@@ -76,7 +81,8 @@ class _Extraction:
                 if row.get(field) is not None:
                     row[field] = Decimal(str(row[field]))
             tables[endpoint.table].append(row)
-            if endpoint.resource in CHILD_LISTS:
+            # A deleted object has no child lists left to read (Stripe answers 404 for them).
+            if endpoint.resource in CHILD_LISTS and row.get("deleted") is not True:
                 child_table, children = self._children(endpoint.resource, row, synced_at)
                 tables[child_table].extend(children)
         for table, rows in tables.items():
@@ -110,9 +116,9 @@ class _Extraction:
     ) -> tuple[str, list[dict[str, Any]]]:
         """The parent's complete child list, stamped with the parent's sync time (see staging)."""
         field, table, path, params = CHILD_LISTS[resource]
-        embedded = parent.get(field) or {}
+        embedded = (parent.get(field) if field else None) or {}
         children = list(embedded.get("data", []))
-        if embedded.get("has_more"):
+        if field is None or embedded.get("has_more"):
             query = {name: value.format(id=parent["id"]) for name, value in params.items()}
             pages = self.api.list_pages(path.format(id=parent["id"]), query)
             children = [child for page in pages for child in page]
@@ -136,6 +142,7 @@ def declare_tables(schema: dlt.Schema) -> None:
         ("workspace_id", "payout", "id"),
         resource="payouts",
     )
+    declare_table(schema, PAYMENT_METHODS_TABLE, PAYMENT_METHODS.columns, PRIMARY_KEY, resource="customers")
     # Any resource may reject records into the quarantine; dlt's metrics attribute it to the tracker.
     declare_quarantine(schema, resource=CHANGES_RESOURCE)
 
@@ -177,6 +184,8 @@ def _object_changes(extraction: _Extraction, resync_days: int) -> DltResource:
         last_full_sync: dict[str, int] = state.setdefault("last_full_sync", {})
         events_expired = provider_now - cursor > (EVENTS_RETENTION_DAYS - EVENTS_SAFETY_MARGIN_DAYS) * DAY_S
         changed: dict[str, set[str]] = defaultdict(set)
+        # The last state of each object a `<object>.deleted` event announces (newest event first).
+        last_states: dict[str, dict[str, Any]] = {}
         if not events_expired:
             for page in api.list_pages("/v1/events", {"created": {"gte": cursor}}):
                 for event in page:
@@ -184,23 +193,57 @@ def _object_changes(extraction: _Extraction, resync_days: int) -> DltResource:
                     endpoint = ENDPOINT_BY_EVENT_OBJECT.get(changed_object.get("object"))
                     if endpoint and isinstance(changed_object.get("id"), str):
                         changed[endpoint.resource].add(changed_object["id"])
+                        if event.get("type") == f"{endpoint.event_object}.deleted":
+                            last_states.setdefault(changed_object["id"], changed_object)
+                        owner = changed_object.get("customer")
+                        if endpoint is PAYMENT_METHODS and isinstance(owner, str):
+                            # Attaching a card changes the customer's list of cards.
+                            changed["customers"].add(owner)
                     cursor = max(cursor, int(event.get("created") or cursor))
         for endpoint in MUTABLE_ENDPOINTS:
             ids = changed.get(endpoint.resource, set())
             resync_due = provider_now - last_full_sync.get(endpoint.resource, 0) >= resync_days * DAY_S
             if events_expired or resync_due or len(ids) > MAX_CHANGED_IDS_TO_RETRIEVE:
+                listed: set[str] = set()
                 for page in api.list_pages(endpoint.path, endpoint.list_query):
+                    listed.update(obj.get("id") for obj in page if isinstance(obj, dict))
                     yield from extraction.batches(endpoint, page)
                 last_full_sync[endpoint.resource] = provider_now
+                # Lists omit deleted objects: the ones events announced deleted are recorded as such.
+                gone = {object_id for object_id in ids if object_id in last_states} - listed
+                if gone:
+                    yield from extraction.batches(endpoint, _retrieved(api, endpoint, gone, last_states))
             elif ids:
-                objects = (
-                    api.retrieve(endpoint.path, object_id, endpoint.retrieve_query)
-                    for object_id in sorted(ids)
-                )
-                yield from extraction.batches(endpoint, (obj for obj in objects if obj is not None))
+                yield from extraction.batches(endpoint, _retrieved(api, endpoint, ids, last_states))
+        cards = changed.get(PAYMENT_METHODS.resource)
+        if cards:
+            yield from extraction.batches(
+                PAYMENT_METHODS, _retrieved(api, PAYMENT_METHODS, cards, last_states)
+            )
         state["events_cursor"] = max(cursor, state["events_cursor"]) if not events_expired else provider_now
 
     return dlt.resource(object_changes, name=CHANGES_RESOURCE, parallelized=True)()
+
+
+def _retrieved(
+    api: StripeApi, endpoint: Endpoint, ids: set[str], last_states: dict[str, dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """The objects `ids` as Stripe serves them now; a deleted one as its last state marked deleted.
+
+    Stripe answers a deleted customer with a stub (`{id, object, deleted: true}`) and a deleted draft
+    invoice with 404; either way the row keeps the last state the deletion event carried, so raw
+    records the deletion instead of losing (or rejecting) the object.
+    """
+    for object_id in sorted(ids):
+        found = api.retrieve(endpoint.path, object_id, endpoint.retrieve_query)
+        last_state = last_states.get(object_id)
+        if found is None:
+            if last_state is not None:
+                yield {**last_state, "deleted": True}
+        elif found.get("deleted") is True:
+            yield {**(last_state or {}), **found}
+        else:
+            yield found
 
 
 def rewind(resources: dict[str, Any], since: datetime) -> None:

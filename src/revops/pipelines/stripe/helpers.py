@@ -143,6 +143,9 @@ def invalid_reason(endpoint: Endpoint, record: Any) -> str | None:
     object_id = record.get("id")
     if not isinstance(object_id, str) or not object_id or not object_id.startswith(endpoint.id_prefixes):
         return f"id {object_id!r} is not a {'/'.join(endpoint.id_prefixes)} id"
+    if record.get("deleted") is True and set(record) <= {"id", "object", "deleted"}:
+        # Stripe's deleted stub is a valid answer: all it says is that the object is gone.
+        return None
     created = record.get("created")
     if "created" in endpoint.columns and (not isinstance(created, int) or isinstance(created, bool)):
         return f"created {created!r} is not a Unix timestamp"

@@ -153,6 +153,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "latest_invoice": TEXT,
             "default_payment_method": TEXT,
             "cancellation_details": JSON,
+            "pause_collection": JSON,
             "items": JSON,
             "discounts": JSON,
             "livemode": BOOL,
@@ -200,6 +201,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "lines": JSON,
             "discounts": JSON,
             "last_finalization_error": JSON,
+            "deleted": BOOL,
             "livemode": BOOL,
             "metadata": JSON,
         },
@@ -509,6 +511,26 @@ PAYOUT_CONTENTS_COLUMNS: dict[str, str] = {
     "currency": TEXT,
     "available_on": BIGINT,
 }
+# A customer's cards are listed per customer (`GET /v1/customers/{id}/payment_methods`, the documented
+# way: the account-wide `/v1/payment_methods` list is for Treasury flows), so they are a child list of
+# customers; `payment_method.*` events name cards to fetch by id (a detached card has `customer` null).
+PAYMENT_METHODS = Endpoint(
+    "payment_methods",
+    "/v1/payment_methods",
+    ("pm_", "card_", "src_"),
+    event_object="payment_method",
+    columns={
+        "created": BIGINT,
+        "customer": TEXT,
+        "type": TEXT,
+        "card": JSON,
+        "billing_details": JSON,
+        "allow_redisplay": TEXT,
+        "livemode": BOOL,
+        "metadata": JSON,
+    },
+)
+PAYMENT_METHODS_TABLE = PAYMENT_METHODS.table
 ENDPOINTS_BY_RESOURCE = {endpoint.resource: endpoint for endpoint in ENDPOINTS}
 
 
