@@ -712,7 +712,7 @@ class Renderer:
 
     # --- payments ---
 
-    def _payment_error(self, charge: Charge) -> JSON:
+    def _payment_error(self, charge: Charge, t: int) -> JSON:
         decline = charge.decline
         assert decline is not None
         return {
@@ -725,7 +725,8 @@ class Renderer:
             "network_advice_code": _NETWORK_ADVICE.get(decline.advice_code or ""),
             "network_decline_code": decline.network_decline_code,
             "param": None,
-            "payment_method": {"id": charge.payment_method.id, "object": "payment_method", "type": "card"},
+            # The card as it is now: Stripe embeds the whole PaymentMethod object.
+            "payment_method": self._payment_method(charge.payment_method, t),
             "type": "card_error",
         }
 
@@ -752,7 +753,7 @@ class Renderer:
             customer=intent.invoice.customer.id,
             description=charge_description(intent.invoice),
             id=intent.id,
-            last_payment_error=self._payment_error(latest) if failed and latest is not None else None,
+            last_payment_error=self._payment_error(latest, t) if failed and latest is not None else None,
             latest_charge=latest.id if latest is not None else None,
             livemode=False,
             metadata={},
