@@ -111,7 +111,9 @@ def test_acme_taxability_follows_the_customer(big_truths: dict[str, GroundTruth]
     customers = {customer["id"]: customer for customer in truth.objects["customers"]}
     reasons: Counter[str] = Counter()
     for invoice in truth.objects["invoices"]:
-        customer = customers[invoice["customer"]]
+        customer = customers.get(invoice["customer"])
+        if customer is None:
+            continue  # deleted since: its invoices stay, naming it
         assert (
             invoice["automatic_tax"]["enabled"] and invoice["customer_tax_exempt"] == customer["tax_exempt"]
         )
