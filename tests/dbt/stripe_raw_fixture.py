@@ -64,7 +64,7 @@ def raw_contracts() -> dict[str, dict[str, Any]]:
     contracts = {endpoint.table: _table_contract(endpoint.columns) for endpoint in ENDPOINTS}
     contracts[SUBSCRIPTION_ITEMS_TABLE] = _table_contract(SUBSCRIPTION_ITEM_COLUMNS)
     contracts[INVOICE_LINE_ITEMS_TABLE] = _table_contract(INVOICE_LINE_ITEM_COLUMNS)
-    contracts[PAYOUT_CONTENTS_TABLE] = _table_contract(PAYOUT_CONTENTS_COLUMNS, key=("payout", "id"))
+    contracts[PAYOUT_CONTENTS_TABLE] = _table_contract(PAYOUT_CONTENTS_COLUMNS)
     contracts[PAYMENT_METHODS_TABLE] = _table_contract(PAYMENT_METHODS.columns)
     return contracts
 

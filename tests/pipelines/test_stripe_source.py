@@ -81,10 +81,12 @@ def _payout_contents(workspace_id: str) -> set[tuple[str, str]]:
 
 GONE: dict[str, Callable[[GroundTruth], set[str]]] = {
     "customers": lambda truth: truth.deleted_ids["customers"],
+    "coupons": lambda truth: truth.deleted_ids["coupons"],
     "payment_methods": lambda truth: truth.lifecycle["unlisted_payment_methods"],
 }
 _MARKED = {
     "customers": "deleted",
+    "coupons": "deleted",
     # A detached card has no customer; a deleted customer's card keeps it.
     "payment_methods": "customer IS NULL OR customer IN (SELECT id FROM raw.stripe_customers FINAL "
     "WHERE workspace_id = {ws:String} AND deleted)",

@@ -346,7 +346,10 @@ class World:
             balance={self._tenants[workspace_id].settlement_currency: account.balance()},
             # A private copy: the renders are shared with the API's cache.
             objects=json.loads(json.dumps(objects)),
-            deleted_ids={"customers": set(account.gone["customers"])},
+            deleted_ids={
+                "customers": set(account.gone["customers"]),
+                "coupons": set(account.deleted["coupons"]),
+            },
             lifecycle=account.lifecycle(),
             malformed_ids={
                 resource: set(account.malformed_ids(faults.seed, resource, count))

@@ -1,8 +1,8 @@
-{{ config(order_by=['workspace_id', 'payout_id', 'balance_transaction_id']) }}
+{{ config(order_by=['workspace_id', 'balance_transaction_id']) }}
 
 -- What each automatic payout paid out, as Stripe itemizes it (`/v1/balance_transactions?payout=`):
 -- one row per payout and balance transaction, the payout's own transaction included, so a payout's
--- rows net to zero. Contents are fixed when Stripe creates the payout; the latest listing wins.
+-- rows net to zero. An automatic payout pays each balance transaction out once; the latest listing wins.
 
 with
 
@@ -14,7 +14,7 @@ source as (
 
 deduplicated as (
 
-    {{ deduplicate_latest('source', key_columns=['workspace_id', 'payout', 'id']) }}
+    {{ deduplicate_latest('source') }}
 
 ),
 

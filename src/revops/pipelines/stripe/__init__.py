@@ -135,13 +135,8 @@ def declare_tables(schema: dlt.Schema) -> None:
     declare_table(
         schema, INVOICE_LINE_ITEMS_TABLE, INVOICE_LINE_ITEM_COLUMNS, PRIMARY_KEY, resource="invoices"
     )
-    declare_table(
-        schema,
-        PAYOUT_CONTENTS_TABLE,
-        PAYOUT_CONTENTS_COLUMNS,
-        ("workspace_id", "payout", "id"),
-        resource="payouts",
-    )
+    # Keyed by the balance transaction: an automatic payout pays each one out once.
+    declare_table(schema, PAYOUT_CONTENTS_TABLE, PAYOUT_CONTENTS_COLUMNS, PRIMARY_KEY, resource="payouts")
     declare_table(schema, PAYMENT_METHODS_TABLE, PAYMENT_METHODS.columns, PRIMARY_KEY, resource="customers")
     # Any resource may reject records into the quarantine; dlt's metrics attribute it to the tracker.
     declare_quarantine(schema, resource=CHANGES_RESOURCE)
