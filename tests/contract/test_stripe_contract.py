@@ -233,7 +233,7 @@ def _params_class_name(exchange: Exchange) -> str:
         return f"{parent}List{''.join(word.title() for word in parts['child'].split('_'))}Params"
     if parts["id"] is not None:
         return f"{parent}RetrieveParams"
-    return f"{model_class(_object_name(parts['resource'], None)).__name__}ListParams"
+    return f"{parent}ListParams"
 
 
 def _parameter_errors(name: str, value: str, declared: dict[str, Any]) -> list[str]:
