@@ -17,6 +17,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from revops.pipelines.loading import LINEAGE_COLUMNS, RAW_DATABASE, contract_columns, ensure_table
+from revops.pipelines.stripe import PRIMARY_KEY
 from revops.pipelines.stripe.settings import (
     ENDPOINTS,
     INVOICE_LINE_ITEM_COLUMNS,
@@ -48,15 +49,11 @@ DUE_BY = 1718600000
 _DLT_COLUMNS = {"_dlt_load_id": TEXT, "_dlt_id": TEXT}
 
 
-def _table_contract(
-    columns: Mapping[str, str], key: tuple[str, ...] = ("id",), required: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The raw-table contract as the Stripe source declares it (pipelines/stripe `_declare_tables`),
+def _table_contract(columns: Mapping[str, str]) -> dict[str, Any]:
+    """The raw-table contract as the Stripe source declares it (pipelines/stripe `declare_tables`),
     plus the lineage columns dlt's normalizer adds to every row."""
     declared = {**LINEAGE_COLUMNS, **columns, **_DLT_COLUMNS}
-    return contract_columns(
-        declared, primary_key=("workspace_id", *key), required=("_revops_synced_at", *_DLT_COLUMNS, *required)
-    )
+    return contract_columns(declared, primary_key=PRIMARY_KEY, required=("_revops_synced_at", *_DLT_COLUMNS))
 
 
 def raw_contracts() -> dict[str, dict[str, Any]]:
