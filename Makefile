@@ -29,7 +29,10 @@ run: setup
 # CPU-bound single-process work (dbt, simulated providers, chDB). Modules in collection order, which
 # tests/conftest.py starts with the slow end-to-end ones (xdist would otherwise start the modules
 # with the most tests first and the longest last); the shared simulated warehouse is built once.
+# The parse first: Dagster's asset checks read dbt's manifest, and every dbt command of the tests
+# starts from its partial parse (a checkout's models may have changed since `make setup`).
 test: setup lint
+	$(BIN)/revops-dbt parse --quiet
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 # Style, and the package dependency directions docs/architecture.md draws (import-linter, pyproject.toml).
