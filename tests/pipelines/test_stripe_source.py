@@ -21,7 +21,7 @@ from revops.pipelines.stripe.settings import (
 )
 from revops_simulator import Faults, SimulatorServer, World
 from revops_simulator.world import GroundTruth
-from tests.pipelines.conftest import raw_ids, stripe_workspaces
+from tests.pipelines.conftest import load_stripe, raw_ids, stripe_workspaces
 from tests.support import query
 
 TABLE_FOR_TRUTH = {
@@ -30,12 +30,6 @@ TABLE_FOR_TRUTH = {
     "invoice_line_items": INVOICE_LINE_ITEMS_TABLE,
     "payment_methods": PAYMENT_METHODS_TABLE,
 }
-
-
-def _load_all(world: World, server: SimulatorServer) -> dict[str, dict[str, int]]:
-    loads = [load(STRIPE, workspace) for workspace in stripe_workspaces(world, server)]
-    assert all(result.ok for result in loads), [result.error for result in loads]
-    return {result.workspace_id: result.rows_by_table for result in loads}
 
 
 def _assert_matches_truth(world: World, *, malformed_skipped: bool = False) -> None:
@@ -107,18 +101,18 @@ def _gone_marked(table: str, workspace_id: str, ids: set[str]) -> bool:
     return {row["id"] for row in rows} == ids
 
 
-def test_full_load_matches_ground_truth(world: World, server: SimulatorServer) -> None:
-    _load_all(world, server)
+@pytest.mark.usefixtures("stripe_loaded")
+def test_full_load_matches_ground_truth(world: World) -> None:
     _assert_matches_truth(world)
     with connect() as client:
         workspaces = client.query("SELECT DISTINCT workspace_id FROM raw.stripe_charges").result_rows
     assert sorted(row[0] for row in workspaces) == sorted(ws.id for ws in world.workspaces)
 
 
+@pytest.mark.usefixtures("stripe_loaded")
 def test_loaded_objects_carry_their_latest_state(world: World, server: SimulatorServer) -> None:
-    _load_all(world, server)
     world.advance_to(world.now.date() + timedelta(days=3))
-    _load_all(world, server)
+    load_stripe(world, server)
     workspace = world.workspaces[0]
     truth = {inv["id"]: inv for inv in world.ground_truth(workspace.id).objects["invoices"]}
     with connect() as client:
@@ -131,12 +125,12 @@ def test_loaded_objects_carry_their_latest_state(world: World, server: Simulator
     assert loaded == {invoice_id: invoice["status"] for invoice_id, invoice in truth.items()}
 
 
+@pytest.mark.usefixtures("stripe_loaded")
 def test_second_run_fetches_only_new_or_changed_objects(world: World, server: SimulatorServer) -> None:
-    _load_all(world, server)
     before = {ws.id: world.ground_truth(ws.id).objects for ws in world.workspaces}
     world.advance_to(world.now.date() + timedelta(days=1))
     server.stats.reset()
-    rows = _load_all(world, server)
+    rows = load_stripe(world, server)
     _assert_matches_truth(world)
     for workspace in world.workspaces:
         after = world.ground_truth(workspace.id).objects
@@ -151,7 +145,7 @@ def test_second_run_fetches_only_new_or_changed_objects(world: World, server: Si
 
 def test_same_rows_under_server_errors_and_rate_limits(world: World, server: SimulatorServer) -> None:
     server.faults = Faults(error_rate=0.2, truncate_rate=0.05, rate_limit_per_s=15, seed=3)
-    _load_all(world, server)
+    load_stripe(world, server)
     _assert_matches_truth(world)
     statuses = Counter()
     for (_, status), count in server.stats.statuses.items():
@@ -161,7 +155,7 @@ def test_same_rows_under_server_errors_and_rate_limits(world: World, server: Sim
 
 def test_stays_within_stripe_test_mode_rate_limit(world: World, server: SimulatorServer) -> None:
     server.faults = Faults(rate_limit_per_s=25)
-    _load_all(world, server)
+    load_stripe(world, server)
     assert not any(status == 429 for (_, status) in server.stats.statuses)
 
 
@@ -188,7 +182,7 @@ def test_invalid_api_key_fails_fast_naming_the_workspace(world: World, server: S
 
 def test_malformed_records_are_quarantined_and_the_rest_loads(world: World, server: SimulatorServer) -> None:
     server.faults = Faults(malformed={"charges": 2, "customers": 1})
-    _load_all(world, server)
+    load_stripe(world, server)
     for workspace in world.workspaces:
         malformed = world.ground_truth(workspace.id).malformed_ids
         assert len(malformed["charges"]) == 2
@@ -206,11 +200,11 @@ def test_malformed_records_are_quarantined_and_the_rest_loads(world: World, serv
     _assert_matches_truth(world, malformed_skipped=True)
 
 
+@pytest.mark.usefixtures("stripe_loaded")
 def test_new_source_field_becomes_a_column(world: World, server: SimulatorServer) -> None:
-    _load_all(world, server)
     world.advance_to(world.now.date() + timedelta(days=2))
     server.faults = Faults(extra_fields={"customers": {"loyalty_tier": "gold"}})
-    _load_all(world, server)
+    load_stripe(world, server)
     _assert_matches_truth(world)
     with connect() as client:
         tiers = client.query(
@@ -219,19 +213,19 @@ def test_new_source_field_becomes_a_column(world: World, server: SimulatorServer
     assert dict(tiers).get("gold", 0) > 0
 
 
+@pytest.mark.usefixtures("stripe_loaded")
 def test_rerun_with_no_changes_loads_nothing_new(world: World, server: SimulatorServer) -> None:
-    _load_all(world, server)
     with connect() as client:
         before = client.query("SELECT count() FROM raw.stripe_invoices FINAL").result_rows
-    _load_all(world, server)
+    load_stripe(world, server)
     with connect() as client:
         after = client.query("SELECT count() FROM raw.stripe_invoices FINAL").result_rows
     assert before == after
 
 
+@pytest.mark.usefixtures("stripe_loaded")
 @pytest.mark.parametrize("resource", ["subscriptions", "invoices"])
-def test_child_lists_are_complete(world: World, server: SimulatorServer, resource: str) -> None:
-    _load_all(world, server)
+def test_child_lists_are_complete(world: World, resource: str) -> None:
     child = {"subscriptions": "subscription_items", "invoices": "invoice_line_items"}[resource]
     _assert_matches_truth(world)
     assert any(world.ground_truth(ws.id).objects[child] for ws in world.workspaces)
@@ -246,15 +240,15 @@ def _loaded_rows(table: str, workspace_id: str, ids: set[str]) -> dict[str, dict
     return {str(row["id"]): row for row in rows}
 
 
+@pytest.mark.usefixtures("stripe_loaded")
 def test_customer_deleted_between_loads_is_marked_deleted_not_quarantined(
     world: World, server: SimulatorServer
 ) -> None:
-    _load_all(world, server)
     before = {ws.id: world.ground_truth(ws.id).deleted_ids["customers"] for ws in world.workspaces}
     # Within the events' 30 days, so the tracker sees each `customer.deleted` (and past the re-sync
     # interval, so the full re-list, which omits deleted customers, runs too).
     world.advance_to(world.now.date() + timedelta(days=28))
-    _load_all(world, server)
+    load_stripe(world, server)
     _assert_matches_truth(world)
     deleted = {
         ws.id: world.ground_truth(ws.id).deleted_ids["customers"] - before[ws.id] for ws in world.workspaces
@@ -275,12 +269,12 @@ def test_replaced_card_is_recorded_detached_and_the_new_one_attached(revops_home
     # A world whose next weeks replace a failing card (billing.py's card-updated path).
     world = World(seed=7, as_of=date(2026, 6, 10), scale=0.1)
     with SimulatorServer(world, faults=Faults()) as server:
-        _load_all(world, server)
+        load_stripe(world, server)
         before = {
             ws.id: world.ground_truth(ws.id).lifecycle["detached_payment_methods"] for ws in world.workspaces
         }
         world.advance_to(date(2026, 7, 5))
-        _load_all(world, server)
+        load_stripe(world, server)
         _assert_matches_truth(world)
     detached = {
         ws.id: world.ground_truth(ws.id).lifecycle["detached_payment_methods"] - before[ws.id]
