@@ -211,6 +211,7 @@ def test_deleted_draft_is_listed_until_deleted_then_a_stub_with_its_draft_in_the
     ]
     (draft,) = drafts
     assert draft["status"] == "draft" and draft["number"] is None and draft["billing_reason"] == "manual"
+    assert draft["auto_advance"] is False  # a one-off draft waits for the merchant
     line_ids = {line["id"] for line in draft["lines"]["data"]}
     with SimulatorServer(world) as server:
         assert call(server, f"/v1/invoices/{draft['id']}", workspace=index).json() == draft

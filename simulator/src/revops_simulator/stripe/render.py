@@ -565,7 +565,9 @@ class Renderer:
             amount_shipping=0,
             attempt_count=attempts,
             attempted=attempts > 0 or status == "paid",
-            auto_advance=status in ("draft", "open"),
+            # A one-off invoice created through the API does not advance on its own (Stripe's default
+            # since 2018-11-08): the merchant finalizes it, or here deletes it.
+            auto_advance=status in ("draft", "open") and invoice.subscription is not None,
             automatic_tax={
                 "disabled_reason": None,
                 "enabled": invoice.automatic_tax,
