@@ -46,8 +46,9 @@ from tests.support import isolated_warehouse, load_simulated
 
 SEED, SCALE = 42, 0.1
 # A full listing; three days later (events, changed objects by id); 46 days later (beyond the Events
-# API's 30 days: a full re-listing); two days later (events again).
-DAYS = (date(2026, 3, 2), date(2026, 3, 5), date(2026, 4, 20), date(2026, 4, 22))
+# API's 30 days: a full re-listing, with a one-off draft of Globex's listed); two days later (events
+# again); a week later (the draft deleted: `invoice.deleted` and the deleted stub its retrieve answers).
+DAYS = (date(2026, 3, 2), date(2026, 3, 5), date(2026, 4, 20), date(2026, 4, 22), date(2026, 4, 29))
 _PATH = re.compile(r"^/v1/(?P<resource>[a-z_]+)(?:/(?P<id>[A-Za-z0-9_]+)(?:/(?P<child>[a-z_]+))?)?$")
 # What a child list under a parent serves, where its name alone does not say.
 CHILD_OBJECTS = {

@@ -250,6 +250,19 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
                          "tax_rate_details": {"tax_rate": "txr_1"}, "taxability_reason": "standard_rated",
                          "taxable_amount": 1667}],
            total_discount_amounts=[], subtotal_excluding_tax=1667, total_excluding_tax=1667, livemode=True),
+        # A one-off draft (no parent) loaded with its line, then deleted: the second fetch is the last
+        # state `invoice.deleted` carried, marked deleted, with no lines fetched.
+        *(
+            version(WS_B, id="in_9", created=CREATED, customer="cus_1", parent=None, number=None,
+                    status="draft", currency="usd", amount_due=45000, amount_paid=0,
+                    amount_remaining=45000, subtotal=45000, total=45000, billing_reason="manual",
+                    collection_method="charge_automatically", period_start=CREATED, period_end=CREATED,
+                    status_transitions={"finalized_at": None, "paid_at": None, "voided_at": None,
+                                        "marked_uncollectible_at": None},
+                    total_taxes=[], attempt_count=0, attempted=False, auto_advance=False, livemode=True,
+                    **deleted)
+            for version, deleted in ((v1, {}), (v2, {"deleted": True}))
+        ),
     ]
     invoice_line_items = [
         v1(WS_A, id="il_1", invoice="in_1", amount=1999, currency="eur", quantity=1,
@@ -282,6 +295,12 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
            taxes=[{"amount": 333, "tax_behavior": "inclusive", "type": "tax_rate_details",
                    "tax_rate_details": {"tax_rate": "txr_1"}, "taxability_reason": "standard_rated",
                    "taxable_amount": 1667}],
+           livemode=True),
+        v1(WS_B, id="il_9", invoice="in_9", amount=45000, currency="usd", quantity=1,
+           period={"start": CREATED, "end": CREATED},
+           parent={"type": "invoice_item_details", "invoice_item_details": {
+               "invoice_item": "ii_9", "proration": False, "subscription": None}},
+           pricing={"type": "price_details", "price_details": None, "unit_amount_decimal": "45000"},
            livemode=True),
     ]
     invoice_payments = [

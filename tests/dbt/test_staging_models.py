@@ -570,3 +570,30 @@ def test_deletions_detached_cards_and_paused_collection_are_marked(built: Wareho
     assert paused["pause_collection_resumes_at"] is not None
     collecting = _one(built, "stg_stripe__subscriptions", WS_A, "sub_1")
     assert collecting["is_collection_paused"] is False and collecting["pause_collection_resumes_at"] is None
+
+
+def test_deleted_draft_is_marked_and_counted_nowhere(built: Warehouse) -> None:
+    draft = _one(built, "stg_stripe__invoices", WS_B, "in_9")
+    assert (draft["is_deleted"], draft["status"], draft["subscription_id"]) == (True, "draft", None)
+    assert draft["amount_due"] == 45000  # the last state its `invoice.deleted` event carried
+    assert _one(built, "stg_stripe__invoices", WS_B, "in_1")["is_deleted"] is False
+    # Its line was loaded with the draft, but is not a line of the invoice's latest fetch.
+    assert built.query(f"select * from {STAGING}.stg_stripe__invoice_lines where invoice_id = 'in_9'") == []
+    # Nothing downstream names it: no posting (so no receivable: AR aging sums the postings), no
+    # reconciliation, recovery or dunning row.
+    relations = built.query(
+        "select database, table from system.columns where database in ('staging', 'marts') "
+        "and name = 'invoice_id' and table != 'stg_stripe__invoices'"
+    )
+    assert {r["table"] for r in relations} >= {
+        "int_ledger__invoice_postings",
+        "fct_ledger_entries",
+        "fct_invoice_reconciliation",
+        "fct_failed_payment_episodes",
+    }
+    for relation in relations:
+        rows = built.query(
+            f"select count() as n from {relation['database']}.{relation['table']} "
+            "where toString(invoice_id) = 'in_9'"
+        )
+        assert rows == [{"n": 0}], relation

@@ -53,6 +53,11 @@ def _assert_matches_truth(world: World, *, malformed_skipped: bool = False) -> N
                 assert _gone_marked(table, workspace.id, loaded - expected), f"{workspace.id}: {table}"
             else:
                 assert loaded == expected, f"{workspace.id}: {table}"
+            if resource in truth.archived_ids:
+                # Archived products and prices load like the others, `active = false`.
+                assert _inactive(table, workspace.id) == truth.archived_ids[resource] - skipped, (
+                    f"{workspace.id}: {table}"
+                )
         assert _payout_contents(workspace.id) == {
             (payout, transaction)
             for payout, transactions in truth.payout_contents.items()
@@ -73,14 +78,28 @@ def _payout_contents(workspace_id: str) -> set[tuple[str, str]]:
         )
 
 
+def _inactive(table: str, workspace_id: str) -> set[str]:
+    rows = query(
+        f"SELECT id FROM raw.{table} FINAL WHERE workspace_id = {{ws:String}} AND NOT active", ws=workspace_id
+    )
+    return {str(row["id"]) for row in rows}
+
+
 GONE: dict[str, Callable[[GroundTruth], set[str]]] = {
     "customers": lambda truth: truth.deleted_ids["customers"],
     "coupons": lambda truth: truth.deleted_ids["coupons"],
+    # A one-off draft loaded before the merchant deleted it, and its lines.
+    "invoices": lambda truth: truth.deleted_ids["invoices"],
+    "invoice_line_items": lambda truth: truth.lifecycle["deleted_invoice_lines"],
     "payment_methods": lambda truth: truth.lifecycle["unlisted_payment_methods"],
 }
 _MARKED = {
     "customers": "deleted",
     "coupons": "deleted",
+    "invoices": "deleted",
+    # A deleted draft's lines stay as loaded, under an invoice marked deleted.
+    "invoice_line_items": "invoice IN (SELECT id FROM raw.stripe_invoices FINAL "
+    "WHERE workspace_id = {ws:String} AND deleted)",
     # A detached card has no customer; a deleted customer's card keeps it.
     "payment_methods": "customer IS NULL OR customer IN (SELECT id FROM raw.stripe_customers FINAL "
     "WHERE workspace_id = {ws:String} AND deleted)",
@@ -262,6 +281,37 @@ def test_customer_deleted_between_loads_is_marked_deleted_not_quarantined(
     quarantined = query(
         "SELECT record_id FROM raw.quarantined_records FINAL WHERE table_name = 'stripe_customers'"
     )
+    assert quarantined == []
+
+
+def test_archive_and_draft_deletion_between_loads_are_picked_up_through_events(revops_home: object) -> None:
+    # Seed 7: Acme's one-off draft (2026-07-10) is deleted on 07-20; Globex archives its Priority
+    # support add-on on 07-21. Six days apart: within the re-sync interval, so only events tell.
+    world = World(seed=7, as_of=date(2026, 7, 15), scale=0.1)
+    with SimulatorServer(world, faults=Faults()) as server:
+        load_stripe(world, server)
+        before = {ws.id: world.ground_truth(ws.id) for ws in world.workspaces}
+        world.advance_to(date(2026, 7, 21))
+        load_stripe(world, server)
+        _assert_matches_truth(world)
+    deleted_drafts = archived = 0
+    for workspace in world.workspaces:
+        truth, earlier = world.ground_truth(workspace.id), before[workspace.id]
+        drafts = truth.deleted_ids["invoices"] - earlier.deleted_ids["invoices"]
+        listed_before = {invoice["id"] for invoice in earlier.objects["invoices"]}
+        assert drafts <= listed_before, "each deleted draft was loaded as a draft first"
+        rows = _loaded_rows("stripe_invoices", workspace.id, drafts)
+        # Kept as the last state `invoice.deleted` carried, marked deleted.
+        assert set(rows) == drafts
+        assert all(row["deleted"] and row["status"] == "draft" and row["created"] for row in rows.values())
+        deleted_drafts += len(drafts)
+        for resource in ("products", "prices"):
+            newly = truth.archived_ids[resource] - earlier.archived_ids[resource]
+            rows = _loaded_rows(f"stripe_{resource}", workspace.id, newly)
+            assert set(rows) == newly and not any(row["active"] for row in rows.values())
+            archived += len(newly)
+    assert deleted_drafts and archived, "the window must delete a draft and archive a product"
+    quarantined = query("SELECT record_id FROM raw.quarantined_records FINAL")
     assert quarantined == []
 
 

@@ -133,3 +133,103 @@ def test_returning_customers_have_a_second_subscription_after_a_gap(
             # The same customer subscribes again at least three weeks after the first one ended.
             assert first["ended_at"] is not None and second["created"] - first["ended_at"] >= 21 * DAY
             assert second["id"] != first["id"] and second["currency"] == first["currency"]
+
+
+def test_deleted_drafts_and_archives_in_both_workspaces_at_realistic_rates(
+    big_truths: dict[str, GroundTruth],
+) -> None:
+    for workspace_id, truth in big_truths.items():
+        # A few customers in a hundred get a one-off draft the merchant deletes (one in ten in its first
+        # year, while subscribed: many have not had their year yet); none is listed.
+        deleted = truth.deleted_ids["invoices"]
+        customers = len(truth.objects["customers"]) + len(truth.deleted_ids["customers"])
+        assert 0.015 * customers <= len(deleted) <= 0.15 * customers, (workspace_id, len(deleted))
+        assert not deleted & {invoice["id"] for invoice in truth.objects["invoices"]}
+        assert truth.lifecycle["deleted_invoice_lines"]
+        # Archived products and prices stay listed, `active: false`; every other one is active.
+        for resource in ("products", "prices"):
+            archived = truth.archived_ids[resource]
+            assert archived, (workspace_id, resource)
+            assert {obj["id"] for obj in truth.objects[resource] if not obj["active"]} == archived
+        # The discontinued add-on's prices went with it; the repricing retired the old monthly ones.
+        (add_on,) = truth.archived_ids["products"]
+        add_on_prices = {p["id"] for p in truth.objects["prices"] if p["product"] == add_on}
+        assert add_on_prices < truth.archived_ids["prices"]
+
+
+def _client(world: World, server: SimulatorServer, index: int) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        world.workspaces[index].stripe_api_key,
+        base_addresses={"api": server.stripe_base_url},
+        max_network_retries=0,
+    )
+
+
+def test_archived_product_and_prices_are_listed_retrievable_and_announced_as_updates() -> None:
+    # Globex (seed 7) discontinues its Priority support add-on on 2026-07-21.
+    world = World(seed=7, as_of=date(2026, 7, 22), scale=0.1)
+    index = [ws.id for ws in world.workspaces].index("globex")
+    truth = world.ground_truth("globex", Faults())
+    (product_id,) = truth.archived_ids["products"]
+    prices = {p["id"] for p in truth.objects["prices"] if p["product"] == product_id}
+    assert prices and prices <= truth.archived_ids["prices"]
+    with SimulatorServer(world) as server:
+        # Lists include inactive objects unless `active=true` is asked for.
+        listed = call(server, "/v1/products", {"limit": 100}, workspace=index).json()["data"]
+        assert {p["id"]: p["active"] for p in listed}[product_id] is False
+        active = call(server, "/v1/products", {"limit": 100, "active": "true"}, workspace=index).json()
+        assert product_id not in {p["id"] for p in active["data"]} and active["data"]
+        inactive = call(server, "/v1/prices", {"limit": 100, "active": "false"}, workspace=index).json()
+        assert prices <= {p["id"] for p in inactive["data"]}
+        client = _client(world, server, index)
+        assert client.v1.products.retrieve(product_id).active is False
+        assert all(client.v1.prices.retrieve(price_id).active is False for price_id in prices)
+        events = call(
+            server,
+            "/v1/events",
+            {"types[]": ["product.updated", "price.updated"], "limit": 100},
+            workspace=index,
+        ).json()["data"]
+    archived = {e["data"]["object"]["id"]: e for e in events if e["data"]["object"]["active"] is False}
+    assert prices | {product_id} <= set(archived)
+    for price_id in prices:
+        assert archived[price_id]["data"]["previous_attributes"] == {"active": True}
+    product_event = archived[product_id]
+    assert product_event["data"]["previous_attributes"]["active"] is True
+    # The merchant archived the prices first (Stripe keeps a product's prices archivable before it).
+    assert max(archived[p]["created"] for p in prices) < product_event["created"]
+
+
+def test_deleted_draft_is_listed_until_deleted_then_a_stub_with_its_draft_in_the_event() -> None:
+    # Acme (seed 7) drafts a one-off invoice on 2026-07-10 and deletes it on 2026-07-20.
+    world = World(seed=7, as_of=date(2026, 7, 15), scale=0.1)
+    index = [ws.id for ws in world.workspaces].index("acme")
+    drafts = [
+        invoice
+        for invoice in world.ground_truth("acme", Faults()).objects["invoices"]
+        if invoice["parent"] is None
+    ]
+    (draft,) = drafts
+    assert draft["status"] == "draft" and draft["number"] is None and draft["billing_reason"] == "manual"
+    assert draft["auto_advance"] is False  # a one-off draft waits for the merchant
+    line_ids = {line["id"] for line in draft["lines"]["data"]}
+    with SimulatorServer(world) as server:
+        assert call(server, f"/v1/invoices/{draft['id']}", workspace=index).json() == draft
+        world.advance_to(date(2026, 7, 21))
+        truth = world.ground_truth("acme", Faults())
+        assert truth.deleted_ids["invoices"] == {draft["id"]}
+        assert truth.lifecycle["deleted_invoice_lines"] == line_ids
+        retrieved = call(server, f"/v1/invoices/{draft['id']}", workspace=index)
+        assert retrieved.status == 200
+        assert retrieved.json() == {"id": draft["id"], "object": "invoice", "deleted": True}
+        assert _client(world, server, index).v1.invoices.retrieve(draft["id"]).deleted is True
+        assert call(server, f"/v1/invoices/{draft['id']}/lines", workspace=index).status == 404
+        for params in ({"limit": 100}, {"limit": 100, "status": "draft"}):
+            pages = call(server, "/v1/invoices", params, workspace=index).json()
+            assert draft["id"] not in {invoice["id"] for invoice in pages["data"]}
+        events = call(server, "/v1/events", {"type": "invoice.deleted"}, workspace=index).json()["data"]
+    (event,) = [e for e in events if e["data"]["object"]["id"] == draft["id"]]
+    # The event carries the draft as it was, not the stub.
+    assert event["data"]["object"]["status"] == "draft" and event["data"]["object"]["total"] == draft["total"]
+    assert event["request"]["id"] is not None  # the merchant's request
+    assert not line_ids & {line["id"] for line in truth.objects["invoice_line_items"]}

@@ -114,6 +114,8 @@ def test_acme_taxability_follows_the_customer(big_truths: dict[str, GroundTruth]
         customer = customers.get(invoice["customer"])
         if customer is None:
             continue  # deleted since: its invoices stay, naming it
+        if invoice["parent"] is None:
+            continue  # a one-off draft the merchant deletes (lifecycle.py), entered without tax
         assert (
             invoice["automatic_tax"]["enabled"] and invoice["customer_tax_exempt"] == customer["tax_exempt"]
         )
@@ -171,7 +173,8 @@ def test_repeating_coupon_lowers_exactly_its_months(big_world: World, workspace:
     subscriptions = {s["id"]: s for s in truth.objects["subscriptions"]}
     invoices = defaultdict(list)
     for invoice in truth.objects["invoices"]:
-        invoices[invoice["parent"]["subscription_details"]["subscription"]].append(invoice)
+        if invoice["parent"] is not None:  # not a one-off draft (lifecycle.py)
+            invoices[invoice["parent"]["subscription_details"]["subscription"]].append(invoice)
     checked = 0
     for item in account.listings["discounts"].items:
         discount, coupon = account.render(item), item.coupon

@@ -113,6 +113,8 @@ class GroundTruth:
     business history: what `/v1/balance_transactions?payout=` must list."""
     deleted_ids: dict[str, set[str]] = field(default_factory=dict)
     """Objects deleted by the clock (lists omit them; retrieve answers Stripe's deleted stub)."""
+    archived_ids: dict[str, set[str]] = field(default_factory=dict)
+    """Products and prices archived by the clock (`active: false`; lists and retrieve still serve them)."""
     lifecycle: dict[str, set[str]] = field(default_factory=dict)
     """Ids showing each lifecycle behaviour (business/lifecycle.py), e.g. `detached_payment_methods`."""
     bank: BankTruth | None = None
@@ -349,7 +351,9 @@ class World:
             deleted_ids={
                 "customers": set(account.gone["customers"]),
                 "coupons": set(account.deleted["coupons"]),
+                "invoices": set(account.deleted["invoices"]),
             },
+            archived_ids=account.archived(),
             lifecycle=account.lifecycle(),
             malformed_ids={
                 resource: set(account.malformed_ids(faults.seed, resource, count))

@@ -66,7 +66,7 @@ renamed as (
         ---------- booleans
         attempted as is_attempted,
         auto_advance as is_auto_advance,
-        -- A deleted draft invoice (404 after `invoice.deleted`) is kept as its last state, deleted.
+        -- A deleted (one-off) draft is kept as the last state its `invoice.deleted` event carried.
         coalesce(deleted, false) as is_deleted,
         livemode as is_livemode,
 

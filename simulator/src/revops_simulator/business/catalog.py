@@ -1,4 +1,13 @@
-"""A tenant's products and prices, including the price increase it makes part-way through the year."""
+"""A tenant's products and prices, including the price increase it makes part-way through the year.
+
+Archiving, as Stripe does it (`active: false`; lists still return archived objects unless asked for
+`active=true`, retrieve still works, and `product.updated` / `price.updated` carry
+`previous_attributes: {"active": true}`):
+- the price increase retires the plan's old monthly prices (subscribers on them keep them);
+- a paid add-on the merchant piloted, Priority support, is discontinued: its prices are archived,
+  then the product, on a day drawn from its own stream (no subscription ever used it, so no draw of
+  the journeys depends on it).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,7 @@ from types import MappingProxyType
 
 from revops_simulator.business.clock import HOUR, day_start
 from revops_simulator.business.entities import History, Price, Product, Timeline
-from revops_simulator.business.seeding import make_id
+from revops_simulator.business.seeding import make_id, stream
 from revops_simulator.business.tenants import FOUNDED, Interval, PlanSpec, Tenant
 from revops_simulator.business.usage import METERED_METER, METERED_TIERS
 
@@ -60,10 +69,61 @@ def build_catalog(tenant: Tenant, seed: int, history: History) -> Catalog:
         if plan.repriced_monthly is not None:
             _reprice(catalog, seed, tenant, product, plan, primary_currency)
     _metered_prices(catalog, seed, tenant, launch + 60 * len(tenant.plans))
+    _discontinued_add_on(catalog, seed, tenant, launch + 60 * (len(tenant.plans) + 1))
     return catalog
 
 
 METERED_PLAN_KEY = "api_calls"
+DISCONTINUED_PLAN_KEY = "priority_support"
+DISCONTINUED_ADD_ON_FEES = MappingProxyType({"usd": 4_900, "eur": 4_500, "gbp": 3_900})
+"""Priority support's monthly price, by currency (minor units)."""
+DISCONTINUED_AFTER_DAYS = (240, 330)
+"""Days after founding when the merchant discontinues the add-on."""
+
+
+def _discontinued_add_on(catalog: Catalog, seed: int, tenant: Tenant, created: int) -> None:
+    """Priority support: launched with the catalog, never taken up, archived (prices, then product)."""
+    plan = PlanSpec(
+        DISCONTINUED_PLAN_KEY,
+        "Priority support",
+        "Add-on: a four-hour first response on business days.",
+        per_seat=False,
+        monthly=MappingProxyType(
+            {currency: DISCONTINUED_ADD_ON_FEES[currency] for currency in tenant.currency_mix}
+        ),
+        annual=MappingProxyType({}),
+        popularity=0.0,
+    )
+    product = Product(
+        id=make_id("prod_", seed, tenant.id, "product", plan.key, length=14),
+        created=created,
+        name=plan.name,
+        description=plan.description,
+        unit_label=None,
+        active=Timeline(True),
+        # Stripe refuses to archive a product's default price; this one was created without one.
+        default_price=Timeline(None),
+        updated=Timeline(created),
+    )
+    catalog.history.products.append(product)
+    catalog.history.record(created, product, "created", requested=True)
+    prices = []
+    for index, currency in enumerate(tenant.currency_mix):
+        price = _price(seed, tenant, product, plan, "month", currency, created + 1 + index)
+        catalog.history.prices.append(price)
+        catalog.history.record(price.created, price, "created", requested=True)
+        prices.append(price)
+    rng = stream(seed, tenant.id, "product-discontinuation")
+    at = (
+        day_start(FOUNDED + timedelta(days=rng.randint(*DISCONTINUED_AFTER_DAYS))) + rng.randint(9, 17) * HOUR
+    )
+    for index, price in enumerate(prices):
+        price.active.set(at + index, False)
+        catalog.history.record(at + index, price, "updated", requested=True)
+    archived = at + len(prices)
+    product.active.set(archived, False)
+    product.updated.set(archived, archived)
+    catalog.history.record(archived, product, "updated", requested=True)
 
 
 def _metered_prices(catalog: Catalog, seed: int, tenant: Tenant, created: int) -> None:

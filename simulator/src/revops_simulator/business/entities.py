@@ -184,8 +184,10 @@ class Subscription:
 class InvoiceLine:
     id: str
     invoice: Invoice
-    item: SubscriptionItem
-    price: Price
+    item: SubscriptionItem | None
+    """The subscription item billed; None on a one-off invoice's line (an invoice item)."""
+    price: Price | None
+    """None on a one-off line the merchant entered as an amount."""
     quantity: int
     amount: int
     description: str
@@ -315,7 +317,8 @@ class Invoice:
     id: str
     created: int
     customer: Customer
-    subscription: Subscription
+    subscription: Subscription | None
+    """None on a one-off invoice (business/lifecycle.py's deleted drafts)."""
     billing_reason: str
     currency: str
     period_start: int
@@ -333,6 +336,9 @@ class Invoice:
     discount: Discount | None = None
     """The discount applied to this invoice (the subscription's, or one given on this invoice alone)."""
     automatic_tax: bool = False
+    deleted_at: int | None = None
+    """When the merchant deleted the (one-off, draft) invoice: retrieve answers Stripe's deleted stub,
+    lists omit it."""
 
     @property
     def subtotal(self) -> int:
@@ -565,6 +571,10 @@ class History:
     payment_methods: list[PaymentMethod] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
+    deleted_drafts: list[Invoice] = field(default_factory=list)
+    """One-off invoices the merchant drafted and deleted before finalizing (business/lifecycle.py).
+    Kept apart from `invoices`, which the ledger, books, bank and usage read: a deleted draft never
+    reaches any of them, only Stripe's API and events."""
     payment_intents: list[PaymentIntent] = field(default_factory=list)
     invoice_payments: list[InvoicePayment] = field(default_factory=list)
     charges: list[Charge] = field(default_factory=list)

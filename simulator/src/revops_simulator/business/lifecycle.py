@@ -11,6 +11,13 @@ the customer is deleted. From then on Stripe answers a retrieve with the deleted
 `customer.deleted` event carries its last state. Their invoices, charges and ended subscriptions
 stay, still naming the customer id.
 
+Deleted drafts: now and then the merchant drafts a one-off invoice for a subscribed customer (an
+onboarding or migration fee) and deletes the draft before finalizing it (entered by mistake, or the
+fee was waived). Stripe lets only a one-off draft be deleted: from then on retrieve answers the
+deleted stub (`{"id", "object": "invoice", "deleted": true}`), lists omit it, and the
+`invoice.deleted` event carries the draft as it was. A draft never took a number, posted nothing
+and was never collected, so nothing but Stripe's API sees it (`History.deleted_drafts`).
+
 Comebacks: some customers whose subscription ended subscribe again weeks or months later (the same
 customer id, a new subscription); they are never the ones deleted.
 
@@ -21,10 +28,18 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from types import MappingProxyType
 
-from revops_simulator.business.clock import DAY, day_start, to_date
-from revops_simulator.business.entities import Customer, History, PaymentMethod
-from revops_simulator.business.seeding import stream
+from revops_simulator.business.clock import DAY, HOUR, day_start, to_date
+from revops_simulator.business.entities import (
+    Customer,
+    History,
+    Invoice,
+    InvoiceLine,
+    PaymentMethod,
+    Timeline,
+)
+from revops_simulator.business.seeding import make_id, stream
 
 CHURNED_CUSTOMER_DELETION_SHARE = 0.2
 """Share of fully churned customers the merchant deletes (GDPR requests, CRM clean-ups)."""
@@ -36,6 +51,14 @@ COMEBACK_SHARE = 0.12
 """Share of customers who, once their subscription ended, subscribe again later."""
 COMEBACK_AFTER_DAYS = (21, 240)
 """Days between the end of the first subscription and the new one."""
+DELETED_DRAFT_SHARE = 0.1
+"""Share of customers for whom the merchant drafts (and then deletes) a one-off invoice in their first
+year; the draft is dated within DRAFT_AFTER_DAYS of the first subscription, while one is running."""
+DRAFT_AFTER_DAYS = (7, 365)
+DRAFT_LIFETIME_S = (2 * HOUR, 10 * DAY)
+"""How long a draft lives before the merchant deletes it."""
+ONE_OFF_FEES = MappingProxyType({"usd": 45_000, "eur": 42_000, "gbp": 36_000})
+"""The one-off onboarding and data migration fee the drafts bill, by currency (minor units)."""
 REISSUE_YEARS = (3, 4)
 """A reissued card's new expiry, in years after the old one."""
 UPDATER_DELAY_DAYS = (0, 5)
@@ -92,6 +115,64 @@ def delete_churned_customers(history: History, seed: int, tenant_id: str) -> Non
         last_end = max(end for end in ends if end is not None)
         customer.deleted_at = last_end + rng.randint(*DELETION_DELAY_DAYS) * DAY + rng.randint(0, DAY - 1)
         history.record(customer.deleted_at, customer, "deleted", requested=True)
+
+
+def draft_and_delete_one_off_invoices(history: History, seed: int, tenant_id: str) -> None:
+    """One-off invoices drafted for a share of the customers and deleted before finalization.
+
+    Drawn per customer from its own stream; a draft is dated only while one of the customer's
+    subscriptions runs, which is known the same way at any horizon that has reached that date."""
+    subscriptions: dict[str, list[tuple[int, int | None, str]]] = {}
+    for subscription in history.subscriptions:
+        subscriptions.setdefault(subscription.customer.id, []).append(
+            (subscription.created, subscription.ended_at, subscription.currency)
+        )
+    for customer in history.customers:
+        spans = subscriptions.get(customer.id)
+        rng = stream(seed, tenant_id, "deleted-draft", customer.id)
+        if not spans or rng.random() >= DELETED_DRAFT_SHARE:
+            continue
+        first = min(start for start, _, _ in spans)
+        created = first + rng.randint(*DRAFT_AFTER_DAYS) * DAY + rng.randint(0, DAY - 1)
+        lifetime = rng.randint(*DRAFT_LIFETIME_S)
+        running = [
+            currency for start, end, currency in spans if start <= created and (end is None or end > created)
+        ]
+        if created > history.horizon or not running:
+            continue
+        currency = customer.currency.at(created) or running[0]
+        invoice = Invoice(
+            id=make_id("in_", seed, tenant_id, "one-off-invoice", customer.id, created),
+            created=created,
+            customer=customer,
+            subscription=None,
+            billing_reason="manual",
+            currency=currency,
+            period_start=created,
+            period_end=created,
+            number="",  # a draft has no number yet; finalizing would take the customer's next one
+            starting_balance=customer.balance.at(created),
+            next_payment_attempt=Timeline(None),
+            deleted_at=created + lifetime,
+        )
+        invoice.lines = [
+            InvoiceLine(
+                id=make_id("il_", seed, tenant_id, "one-off-line", invoice.id),
+                invoice=invoice,
+                item=None,
+                price=None,
+                quantity=1,
+                amount=ONE_OFF_FEES[currency],
+                description="Onboarding and data migration",
+                period_start=created,
+                period_end=created,
+                proration=False,
+                credited=None,
+            )
+        ]
+        history.deleted_drafts.append(invoice)
+        history.record(created, invoice, "created", requested=True)
+        history.record(created + lifetime, invoice, "deleted", requested=True)
 
 
 def renew_expired_cards(history: History, seed: int, tenant_id: str) -> None:

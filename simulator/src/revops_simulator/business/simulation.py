@@ -12,7 +12,11 @@ from revops_simulator.business.clock import day_start
 from revops_simulator.business.discounts import Coupons
 from revops_simulator.business.entities import History
 from revops_simulator.business.ledger import Ledger
-from revops_simulator.business.lifecycle import delete_churned_customers, renew_expired_cards
+from revops_simulator.business.lifecycle import (
+    delete_churned_customers,
+    draft_and_delete_one_off_invoices,
+    renew_expired_cards,
+)
 from revops_simulator.business.seeding import poisson, stream
 from revops_simulator.business.tax import Taxes
 from revops_simulator.business.tenants import FOUNDED, Tenant
@@ -56,6 +60,7 @@ def simulate(
         day += timedelta(days=1)
     delete_churned_customers(history, seed, tenant.id)
     renew_expired_cards(history, seed, tenant.id)
+    draft_and_delete_one_off_invoices(history, seed, tenant.id)
     ledger.billing_fees()
     ledger.payouts()
     return history

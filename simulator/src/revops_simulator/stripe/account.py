@@ -136,7 +136,7 @@ FILTERS: Mapping[str, Mapping[str, Filter]] = {
     "subscription_items": {"subscription": lambda item, t: item.subscription.id},
     "invoices": {
         "customer": lambda invoice, t: invoice.customer.id,
-        "subscription": lambda invoice, t: invoice.subscription.id,
+        "subscription": lambda invoice, t: _id_of(invoice.subscription),
         "status": lambda invoice, t: invoice.status_at(t),
     },
     "invoice_payments": {
@@ -245,7 +245,10 @@ class StripeAccount:
             for item in subscription.items
             if item.created <= now
         ]
-        invoices = [invoice for invoice in history.invoices if invoice.created <= now]
+        # A one-off draft is listed until the merchant deletes it; then only its stub answers.
+        invoices = [invoice for invoice in history.invoices if invoice.created <= now] + [
+            draft for draft in history.deleted_drafts if draft.created <= now and not self._deleted(draft)
+        ]
         lines: list[Item] = [line for invoice in newest_first(invoices) for line in invoice.lines]
         self.listings: dict[str, Listing] = {
             # Lists omit deleted customers and detached cards; `gone` still finds them by id.
@@ -288,6 +291,9 @@ class StripeAccount:
         for subscription in history.subscriptions:
             if subscription.created <= now:
                 subscriptions.setdefault(subscription.customer.id, []).append(subscription)
+        self._deleted_lines = {
+            line.id for draft in history.deleted_drafts if self._deleted(draft) for line in draft.lines
+        }
         self._returned = {customer for customer, subs in subscriptions.items() if len(subs) > 1}
         self._cards: dict[str, list[Item]] = {}
         for card in self.listings["payment_methods"].items:
@@ -295,7 +301,8 @@ class StripeAccount:
             self._cards.setdefault(card.customer.id, []).append(card)
         self._malformed: dict[tuple[int, str, int], frozenset[str]] = {}
         self.deleted: dict[str, dict[str, str]] = {
-            "coupons": {coupon.id: "coupon" for coupon in history.coupons if self._deleted(coupon)}
+            "coupons": {coupon.id: "coupon" for coupon in history.coupons if self._deleted(coupon)},
+            "invoices": {draft.id: "invoice" for draft in history.deleted_drafts if self._deleted(draft)},
         }
         """Objects deleted by the clock, by resource: id → object name (for the deleted stub)."""
 
@@ -304,8 +311,8 @@ class StripeAccount:
         unique = {d.id: d for d in given if d is not None and d.start <= self.now}
         return sorted(unique.values(), key=lambda d: (d.start, d.id), reverse=True)
 
-    def _deleted(self, coupon: Coupon) -> bool:
-        return coupon.created <= self.now and coupon.deleted_at is not None and coupon.deleted_at <= self.now
+    def _deleted(self, entity: Coupon | Invoice) -> bool:
+        return entity.created <= self.now and entity.deleted_at is not None and entity.deleted_at <= self.now
 
     def deleted_stub(self, resource: str, object_id: str) -> JSON | None:
         """What retrieving a deleted object answers: `{id, object, deleted: true}`."""
@@ -347,6 +354,19 @@ class StripeAccount:
             "unlisted_payment_methods": set(self.gone["payment_methods"]),
             # Customers who churned and came back with a new subscription (same customer id).
             "returning_customers": set(self._returned),
+            # Lines of the one-off drafts deleted by the clock (listed with their draft before).
+            "deleted_invoice_lines": set(self._deleted_lines),
+        }
+
+    def archived(self) -> dict[str, set[str]]:
+        """Products and prices archived by the clock (`active: false`): still listed and retrievable."""
+        return {
+            resource: {
+                item.id
+                for item in self.listings[resource].items
+                if isinstance(item, Product | Price) and not item.active.at(self.now)
+            }
+            for resource in ("products", "prices")
         }
 
     def cards_of(self, customer_id: str) -> list[Item]:

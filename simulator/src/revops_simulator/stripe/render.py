@@ -157,8 +157,8 @@ class Renderer:
         return cached
 
     def _event(self, event_id: str, event_type: str, change: Change) -> JSON:
-        # `customer.deleted` carries the customer's last state, not the stub retrieve answers after.
-        gone = change.action == "deleted" and isinstance(change.entity, Customer)
+        # `customer.deleted` and `invoice.deleted` carry the last state, not the stub retrieve answers after.
+        gone = change.action == "deleted" and isinstance(change.entity, Customer | Invoice)
         snapshot = self.render(change.entity, change.t - 1 if gone else change.t)
         data: JSON = {"object": snapshot}
         if change.action == "updated":
@@ -465,6 +465,8 @@ class Renderer:
             credited = {
                 "credited_items": {"invoice": line.credited[0], "invoice_line_items": [line.credited[1]]}
             }
+        if subscription is None or line.item is None or line.price is None:
+            return self._one_off_line(line)
         return fill(
             "line_item",
             amount=line.amount,
@@ -505,6 +507,45 @@ class Renderer:
             quantity_decimal=str(line.quantity),
         )
 
+    def _one_off_line(self, line: InvoiceLine) -> JSON:
+        """A one-off invoice's line: an invoice item the merchant entered as an amount (no price)."""
+        return fill(
+            "line_item",
+            amount=line.amount,
+            currency=line.invoice.currency,
+            description=line.description,
+            discount_amounts=[],
+            discountable=True,
+            discounts=[],
+            id=line.id,
+            invoice=line.invoice.id,
+            livemode=False,
+            metadata={},
+            object="line_item",
+            period={"end": line.period_end, "start": line.period_start},
+            quantity=line.quantity,
+            subscription=None,
+            pretax_credit_amounts=[],
+            taxes=[],
+            parent={
+                "invoice_item_details": {
+                    "invoice_item": make_id("ii_", self.seed, line.id),
+                    "proration": False,
+                    "proration_details": {"credited_items": None},
+                    "subscription": None,
+                },
+                "subscription_item_details": None,
+                "type": "invoice_item_details",
+            },
+            pricing={
+                "price_details": None,
+                "type": "price_details",
+                "unit_amount_decimal": str(line.amount // line.quantity),
+            },
+            subtotal=line.amount,
+            quantity_decimal=str(line.quantity),
+        )
+
     def _invoice(self, invoice: Invoice, t: int) -> JSON:
         status = invoice.status_at(t)
         finalized = seen(invoice.finalized_at, t)
@@ -524,7 +565,9 @@ class Renderer:
             amount_shipping=0,
             attempt_count=attempts,
             attempted=attempts > 0 or status == "paid",
-            auto_advance=status in ("draft", "open"),
+            # A one-off invoice created through the API does not advance on its own (Stripe's default
+            # since 2018-11-08): the merchant finalizes it, or here deletes it.
+            auto_advance=status in ("draft", "open") and invoice.subscription is not None,
             automatic_tax={
                 "disabled_reason": None,
                 "enabled": invoice.automatic_tax,
@@ -590,11 +633,14 @@ class Renderer:
             total_pretax_credit_amounts=[],
             total_taxes=_total_taxes(invoice),
             amount_overpaid=0,
+            # A one-off invoice has no parent (neither a subscription nor a quote generated it).
             parent={
                 "quote_details": None,
                 "subscription_details": {"metadata": {}, "subscription": invoice.subscription.id},
                 "type": "subscription_details",
-            },
+            }
+            if invoice.subscription is not None
+            else None,
         )
 
     def _invoice_payment(self, payment: InvoicePayment, t: int) -> JSON:

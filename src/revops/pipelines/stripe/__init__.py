@@ -225,9 +225,10 @@ def _retrieved(
 ) -> Iterator[dict[str, Any]]:
     """The objects `ids` as Stripe serves them now; a deleted one as its last state marked deleted.
 
-    Stripe answers a deleted customer with a stub (`{id, object, deleted: true}`) and a deleted draft
-    invoice with 404; either way the row keeps the last state the deletion event carried, so raw
-    records the deletion instead of losing (or rejecting) the object.
+    Stripe answers a deleted customer or deleted draft invoice with a stub (`{id, object, deleted:
+    true}`), and an object it no longer has at all with 404; either way the row keeps the last state
+    the deletion event carried, so raw records the deletion instead of losing (or rejecting) the
+    object.
     """
     for object_id in sorted(ids):
         found = api.retrieve(endpoint.path, object_id, endpoint.retrieve_query)
