@@ -208,6 +208,31 @@ def test_materializations_carry_row_counts_schemas_groups_and_kpis(
     assert (demo_home / "reports" / "acme.html").exists() and (demo_home / "reports" / "globex.html").exists()
 
 
+@pytest.mark.slow
+def test_every_check_of_the_usage_job_reports_a_result(demo_home: Path) -> None:
+    """Each asset check the usage job declares is evaluated by one of its runs: a check whose dbt test
+    ran in another step (or not at all) would be declared, shown in the UI and never reported."""
+    from dagster import DagsterEventType, DagsterInstance, RunsFilter
+    from dagster._core.instance.ref import InstanceRef
+
+    from revops.assets.usage import USAGE_JOB_NAME, usage_daily_models, usage_period_models
+
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(demo_home / "dagster")))
+    runs = instance.get_runs(filters=RunsFilter(job_name=USAGE_JOB_NAME))
+    assert runs, "the demo runs the usage job"
+    evaluated = {
+        record.dagster_event.event_specific_data.asset_check_key
+        for run in runs
+        for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    }
+    declared = {
+        spec.key
+        for job_assets in (usage_daily_models, usage_period_models)
+        for spec in job_assets.check_specs
+    }
+    assert declared - evaluated == set()
+
+
 KILLED_RUN_SEED = 11
 KILLED_LOADER = textwrap.dedent(
     """

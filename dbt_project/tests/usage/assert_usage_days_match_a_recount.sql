@@ -1,4 +1,4 @@
-{{ config(tags=['usage_daily'], meta={'dagster': {'ref': {'name': 'int_usage__meter_day'}}}) }}
+{{ config(tags=['usage_daily', 'usage_day_check'], meta={'dagster': {'ref': {'name': 'int_usage__meter_day'}}}) }}
 
 -- The day aggregates (built minute → hour → day from the deduplicated events) equal a recount of
 -- the raw deliveries, deduplicated here independently, for every workspace, customer, meter and day
