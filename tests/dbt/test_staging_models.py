@@ -482,7 +482,8 @@ def test_every_model_and_column_is_documented_in_order(built: Warehouse) -> None
 
 
 def test_a_second_build_changes_nothing(built: Warehouse, first_snapshot: dict[str, Any]) -> None:
-    second = built.dbt("build")
+    # What the snapshot holds, rebuilt with its tests; the marts are another module's subject.
+    second = built.dbt("build", "--select", "staging")
     assert second.returncode == 0, second.output
     assert built.staging_snapshot() == first_snapshot
 
