@@ -114,6 +114,31 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
+def test_no_asset_check_fails(demo_home: Path) -> None:
+    """The demo's data is consistent: every check of every run so far passes (dbt's tests, the
+    quality suite, the freshness and sync checks), read back from the Dagster instance."""
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(demo_home / "dagster")))
+    runs = instance.get_runs()
+    assert runs
+    failed = []
+    for run in runs:
+        evaluations = [
+            record.dagster_event.event_specific_data
+            for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        ]
+        assert evaluations, run.run_id
+        failed += [
+            f"{'/'.join(evaluation.asset_key.path)}: {evaluation.check_name}"
+            for evaluation in evaluations
+            if not evaluation.passed
+        ]
+    assert failed == []
+
+
+@pytest.mark.slow
 def test_every_staging_model_is_filled_for_both_workspaces(demo_home: Path) -> None:
     counts = _staging_counts(demo_home)
     for model in STAGING_MODELS:

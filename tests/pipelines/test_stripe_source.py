@@ -345,3 +345,30 @@ def test_replaced_card_is_recorded_detached_and_the_new_one_attached(revops_home
         assert {row["id"]: row["customer"] for row in attached if row["customer"] in live} == {
             card_id: card["customer"] for card_id, card in listed.items()
         }
+
+
+@pytest.mark.usefixtures("stripe_loaded")
+def test_referenced_customers_deleted_before_the_first_load_land_as_deleted_stubs(
+    world: World, server: SimulatorServer
+) -> None:
+    """Lists omit deleted customers and the first load reads no events, so a customer deleted before it
+    is seen only through the objects naming it: the first load retrieves exactly those (Stripe's
+    deleted stub), and a second load, knowing them, retrieves no customer."""
+    references = ("invoices", "charges", "payment_intents", "subscriptions", "promotion_codes")
+    for workspace in world.workspaces:
+        truth = world.ground_truth(workspace.id)
+        named = {obj.get("customer") for resource in references for obj in truth.objects[resource]}
+        expected = truth.deleted_ids["customers"] & named
+        assert expected, f"{workspace.id}: the world must hold invoices of a deleted customer"
+        rows = query(
+            "SELECT id, name, created FROM raw.stripe_customers FINAL "
+            "WHERE workspace_id = {ws:String} AND deleted",
+            ws=workspace.id,
+        )
+        assert {row["id"] for row in rows} == expected, workspace.id
+        # All a retrieve answers for a deleted customer is the stub: no name, no creation time.
+        assert all(row["name"] is None and row["created"] is None for row in rows), workspace.id
+    server.stats.reset()
+    load_stripe(world, server)
+    retrieves = {ws.id: server.stats.requests[ws.id, "GET /v1/customers/{id}"] for ws in world.workspaces}
+    assert retrieves == dict.fromkeys(retrieves, 0)

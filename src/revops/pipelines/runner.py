@@ -136,6 +136,10 @@ def load(source: SourceSpec, workspace: Workspace) -> WorkspaceLoad:
         # The pipeline is created first so that dlt resolves the source's secrets in its section.
         pipeline = _pipeline_matching_warehouse(source.name, workspace.id)
         result.rows_by_table = run_pipeline(pipeline, source.source_for(workspace.id, account))
+        followup = source.followup(workspace.id, account) if source.followup else None
+        if followup is not None:
+            for table, count in run_pipeline(pipeline, followup).items():
+                result.rows_by_table[table] = result.rows_by_table.get(table, 0) + count
     except Exception as exc:
         result.error = _explain(source.name, workspace.id, exc)
         result.needs_reauth = any(getattr(cause, "needs_reauth", False) for cause in _causes(exc))

@@ -67,6 +67,11 @@ class SourceSpec:
     records again from the provider: valid ones land in their tables, invalid ones back in the
     quarantine (stage `extract`). For sources that reject records as they extract them."""
 
+    followup: Callable[[str, Any], DltSource | None] | None = None
+    """(workspace id, its account) → after each load, a dlt source loading what the loaded rows
+    reference but raw lacks (read from raw once the load has landed), or None when nothing is
+    missing; it runs in the same pipeline."""
+
     def schema(self) -> dlt.Schema:
         """A dlt schema holding exactly this source's declared raw tables."""
         schema = dlt.Schema(self.name)
@@ -103,6 +108,8 @@ STRIPE = SourceSpec(
     minor_units=True,
     epoch_columns=("created",),
     refetch=stripe.refetch_source_for,
+    # Customers deleted before the events' 30 days: no list or event shows them; retrieve does.
+    followup=stripe.referenced_customers_source_for,
     money_columns={endpoint.table: frozenset(endpoint.money_fields) for endpoint in ENDPOINTS},
     non_negative={
         "stripe_charges": frozenset({"amount", "amount_captured", "amount_refunded"}),

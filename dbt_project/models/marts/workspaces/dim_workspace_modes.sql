@@ -10,6 +10,9 @@ with
 objects as (
 
     select workspace_id, is_livemode from {{ ref('stg_stripe__customers') }}
+    -- Stripe's deleted stub (a customer deleted before revops saw it) has no `livemode`: it says
+    -- nothing about the mode, so it must not count as an object whose flag is unknown.
+    where is_livemode is not null or not is_deleted
     union all
     select workspace_id, is_livemode from {{ ref('stg_stripe__charges') }}
     union all

@@ -22,7 +22,8 @@ from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 
 from revops.core.settings import get_settings
-from revops.pipelines.loading import declare_table
+from revops.core.warehouse import connect
+from revops.pipelines.loading import RAW_DATABASE, declare_table
 from revops.pipelines.quarantine import QUARANTINE_TABLE, declare_quarantine
 from revops.pipelines.stripe.helpers import StripeApi, invalid_reason, rejected_record
 from revops.pipelines.stripe.settings import (
@@ -299,6 +300,78 @@ def stripe_source(
     extraction = _Extraction(StripeApi(workspace_id, api_key, api_base))
     yield from (_list_resource(extraction, endpoint) for endpoint in ENDPOINTS)
     yield _object_changes(extraction, resync_days)
+
+
+REFERENCED_CUSTOMERS_RESOURCE = "referenced_customers"
+CUSTOMERS = ENDPOINTS_BY_RESOURCE["customers"]
+# The raw tables whose objects name a customer (`customer`, an id: the source never expands it).
+CUSTOMER_REFERENCES = tuple(
+    endpoint.table for endpoint in ENDPOINTS if endpoint is not CUSTOMERS and "customer" in endpoint.columns
+)
+
+
+def unknown_customer_ids(workspace_id: str) -> list[str]:
+    """Customers the workspace's raw objects name that raw does not know: neither loaded (live or
+    deleted) nor quarantined (a rejected customer waits for `revops quarantine release`)."""
+    references = " UNION ALL ".join(
+        f"SELECT customer FROM {RAW_DATABASE}.{table} WHERE workspace_id = {{ws:String}}"
+        for table in CUSTOMER_REFERENCES
+    )
+    with connect() as client:
+        rows = client.query(
+            f"SELECT DISTINCT customer FROM ({references}) "
+            "WHERE customer IS NOT NULL AND customer != '' "
+            f"AND customer NOT IN (SELECT id FROM {RAW_DATABASE}.{CUSTOMERS.table} "
+            "WHERE workspace_id = {ws:String}) "
+            f"AND customer NOT IN (SELECT record_id FROM {RAW_DATABASE}.{QUARANTINE_TABLE} "
+            "WHERE workspace_id = {ws:String} AND table_name = {customers:String}) "
+            "ORDER BY customer",
+            parameters={"ws": workspace_id, "customers": CUSTOMERS.table},
+        ).result_rows
+    return [row[0] for row in rows]
+
+
+@dlt.source(name="stripe", max_table_nesting=0)
+def stripe_referenced_customers_source(
+    customer_ids: list[str],
+    workspace_id: str = dlt.config.value,
+    api_key: str = dlt.secrets.value,
+    api_base: str = "https://api.stripe.com",
+) -> Iterable[DltResource]:
+    """The customers `customer_ids` (named by loaded objects, unknown to raw) retrieved by id.
+
+    Stripe's lists omit deleted customers, and its events reach back 30 days, so a customer deleted
+    before the first load (or before events the tracker read) is seen by no list and no event, while
+    its invoices, charges and subscriptions still name it. Retrieve answers the deleted stub
+    (`{id, object: "customer", deleted: true}`), which lands as a deleted customer (the path the
+    tracker's deletions take); a live one, which lists should not have omitted, lands as it is.
+    """
+    declare_tables(dlt.current.source_schema())
+    extraction = _Extraction(StripeApi(workspace_id, api_key, api_base))
+
+    def referenced_customers() -> Iterator[Any]:
+        yield from extraction.batches(CUSTOMERS, _retrieved(extraction.api, CUSTOMERS, set(customer_ids), {}))
+
+    yield dlt.resource(referenced_customers, name=REFERENCED_CUSTOMERS_RESOURCE)()
+
+
+def referenced_customers_source_for(workspace_id: str, account: StripeAccount) -> DltSource | None:
+    """After a load (the runner's follow-up): the source retrieving the customers raw's objects name but
+    raw lacks, or None when there are none — so a load whose references are all known retrieves
+    nothing.
+
+    A step after the load rather than a resource of `stripe_source`: the resources of one extract run
+    in parallel, so none of them sees this load's whole customer list before the objects naming
+    customers are all extracted, while raw (this load's rows and every earlier one's) knows both. It
+    also picks up what a load that died before this step left unresolved.
+    """
+    customer_ids = unknown_customer_ids(workspace_id)
+    if not customer_ids:
+        return None
+    secrets = {"api_key": account.api_key.get_secret_value()} if account.api_key else {}
+    return stripe_referenced_customers_source(
+        customer_ids, workspace_id=workspace_id, api_base=account.api_base, **secrets
+    )
 
 
 REFETCH_RESOURCE = "quarantine_release"
