@@ -47,18 +47,7 @@ def build_catalog(tenant: Tenant, seed: int, history: History) -> Catalog:
     primary_currency = next(iter(tenant.currency_mix))
     for plan_index, plan in enumerate(tenant.plans):
         created = launch + 60 * plan_index
-        product = Product(
-            id=make_id("prod_", seed, tenant.id, "product", plan.key, length=14),
-            created=created,
-            name=plan.name,
-            description=plan.description,
-            unit_label="seat" if plan.per_seat else None,
-            active=Timeline(True),
-            default_price=Timeline(None),
-            updated=Timeline(created),
-        )
-        history.products.append(product)
-        history.record(created, product, "created", requested=True)
+        product = _product(history, seed, tenant, plan, created, unit_label="seat" if plan.per_seat else None)
         for price_index, (interval, currency) in enumerate(
             (interval, currency) for interval in ("month", "year") for currency in tenant.currency_mix
         ):
@@ -94,19 +83,8 @@ def _discontinued_add_on(catalog: Catalog, seed: int, tenant: Tenant, created: i
         annual=MappingProxyType({}),
         popularity=0.0,
     )
-    product = Product(
-        id=make_id("prod_", seed, tenant.id, "product", plan.key, length=14),
-        created=created,
-        name=plan.name,
-        description=plan.description,
-        unit_label=None,
-        active=Timeline(True),
-        # Stripe refuses to archive a product's default price; this one was created without one.
-        default_price=Timeline(None),
-        updated=Timeline(created),
-    )
-    catalog.history.products.append(product)
-    catalog.history.record(created, product, "created", requested=True)
+    # Stripe refuses to archive a product's default price; this one was created without one.
+    product = _product(catalog.history, seed, tenant, plan, created, unit_label=None)
     prices = []
     for index, currency in enumerate(tenant.currency_mix):
         price = _price(seed, tenant, product, plan, "month", currency, created + 1 + index)
@@ -137,18 +115,7 @@ def _metered_prices(catalog: Catalog, seed: int, tenant: Tenant, created: int) -
         annual=MappingProxyType({}),
         popularity=0.0,
     )
-    product = Product(
-        id=make_id("prod_", seed, tenant.id, "product", plan.key, length=14),
-        created=created,
-        name=plan.name,
-        description=plan.description,
-        unit_label="call",
-        active=Timeline(True),
-        default_price=Timeline(None),
-        updated=Timeline(created),
-    )
-    catalog.history.products.append(product)
-    catalog.history.record(created, product, "created", requested=True)
+    product = _product(catalog.history, seed, tenant, plan, created, unit_label="call")
     for index, currency in enumerate(tenant.currency_mix):
         price = Price(
             id=make_id("price_", seed, tenant.id, "price", plan.key, "month", currency, "metered"),
@@ -165,6 +132,25 @@ def _metered_prices(catalog: Catalog, seed: int, tenant: Tenant, created: int) -
         catalog.history.prices.append(price)
         catalog.history.record(price.created, price, "created", requested=True)
         catalog.metered[currency] = price
+
+
+def _product(
+    history: History, seed: int, tenant: Tenant, plan: PlanSpec, created: int, unit_label: str | None
+) -> Product:
+    """The plan's product, active, with no default price yet, recorded as created."""
+    product = Product(
+        id=make_id("prod_", seed, tenant.id, "product", plan.key, length=14),
+        created=created,
+        name=plan.name,
+        description=plan.description,
+        unit_label=unit_label,
+        active=Timeline(True),
+        default_price=Timeline(None),
+        updated=Timeline(created),
+    )
+    history.products.append(product)
+    history.record(created, product, "created", requested=True)
+    return product
 
 
 def _price(

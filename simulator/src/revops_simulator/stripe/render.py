@@ -71,6 +71,25 @@ def event_types(change: Change) -> tuple[str, ...]:
     return (base, "invoice.payment_succeeded") if base == "invoice.paid" else (base,)
 
 
+def _line_item_fields(line: InvoiceLine) -> JSON:
+    """What every invoice line item carries, whatever it bills (a subscription item or an invoice item)."""
+    return {
+        "amount": line.amount,
+        "currency": line.invoice.currency,
+        "description": line.description,
+        "id": line.id,
+        "invoice": line.invoice.id,
+        "livemode": False,
+        "metadata": {},
+        "object": "line_item",
+        "period": {"end": line.period_end, "start": line.period_start},
+        "quantity": line.quantity,
+        "quantity_decimal": str(line.quantity),
+        "pretax_credit_amounts": [],
+        "subtotal": line.amount,
+    }
+
+
 def _line_tax(tax: LineTax) -> JSON:
     return {
         "amount": tax.amount,
@@ -469,23 +488,13 @@ class Renderer:
             return self._one_off_line(line)
         return fill(
             "line_item",
-            amount=line.amount,
-            currency=line.invoice.currency,
-            description=line.description,
+            **_line_item_fields(line),
             discount_amounts=[{"amount": line.discount_amount, "discount": discount.id}]
             if discount is not None and line.discount_amount
             else [],
             discountable=not line.proration,
             discounts=[discount.id] if discount is not None and line.discount_amount else [],
-            id=line.id,
-            invoice=line.invoice.id,
-            livemode=False,
-            metadata={},
-            object="line_item",
-            period={"end": line.period_end, "start": line.period_start},
-            quantity=line.quantity,
             subscription=subscription.id,
-            pretax_credit_amounts=[],
             taxes=[_line_tax(line.tax)] if line.tax is not None else [],
             parent={
                 "invoice_item_details": None,
@@ -503,29 +512,17 @@ class Renderer:
                 "type": "price_details",
                 "unit_amount_decimal": None if line.price.metered else str(line.price.unit_amount),
             },
-            subtotal=line.amount,
-            quantity_decimal=str(line.quantity),
         )
 
     def _one_off_line(self, line: InvoiceLine) -> JSON:
         """A one-off invoice's line: an invoice item the merchant entered as an amount (no price)."""
         return fill(
             "line_item",
-            amount=line.amount,
-            currency=line.invoice.currency,
-            description=line.description,
+            **_line_item_fields(line),
             discount_amounts=[],
             discountable=True,
             discounts=[],
-            id=line.id,
-            invoice=line.invoice.id,
-            livemode=False,
-            metadata={},
-            object="line_item",
-            period={"end": line.period_end, "start": line.period_start},
-            quantity=line.quantity,
             subscription=None,
-            pretax_credit_amounts=[],
             taxes=[],
             parent={
                 "invoice_item_details": {
@@ -542,8 +539,6 @@ class Renderer:
                 "type": "price_details",
                 "unit_amount_decimal": str(line.amount // line.quantity),
             },
-            subtotal=line.amount,
-            quantity_decimal=str(line.quantity),
         )
 
     def _invoice(self, invoice: Invoice, t: int) -> JSON:
