@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import dlt
 from dlt.extract.resource import DltResource
@@ -27,7 +26,6 @@ from revops.pipelines.loading import RAW_DATABASE, declare_table
 from revops.pipelines.quarantine import QUARANTINE_TABLE, declare_quarantine
 from revops.pipelines.stripe.helpers import StripeApi, invalid_reason, rejected_record
 from revops.pipelines.stripe.settings import (
-    CHILD_LIST_CONCURRENCY,
     ENDPOINTS,
     ENDPOINTS_BY_RESOURCE,
     EVENTS_RETENTION_DAYS,
@@ -73,7 +71,6 @@ class _Extraction:
         """Rows for the endpoint's table, its child tables and the quarantine (what it rejects)."""
         tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
         rejected: list[dict[str, Any]] = []
-        parents: list[tuple[dict[str, Any], datetime]] = []
         for record in objects:
             reason = invalid_reason(endpoint, record)
             if reason:
@@ -87,11 +84,8 @@ class _Extraction:
             tables[endpoint.table].append(row)
             # A deleted object has no child lists left to read (Stripe answers 404 for them).
             if endpoint.resource in CHILD_LISTS and row.get("deleted") is not True:
-                parents.append((row, synced_at))
-        for child_table, children in _concurrently(
-            lambda parent: self._children(endpoint.resource, *parent), parents
-        ):
-            tables[child_table].extend(children)
+                child_table, children = self._children(endpoint.resource, row, synced_at)
+                tables[child_table].extend(children)
         for table, rows in tables.items():
             yield dlt.mark.with_table_name(rows, table)
         if rejected:
@@ -99,25 +93,21 @@ class _Extraction:
 
     def payout_contents(self, payouts: Iterable[dict[str, Any]]) -> Iterator[Any]:
         """What each valid automatic payout of `payouts` paid out (PAYOUT_CONTENTS_TABLE rows)."""
-        itemized = [
-            payout
-            for payout in payouts
-            # Stripe itemizes automatic payouts only; a rejected one is quarantined.
-            if payout.get("automatic") and not invalid_reason(ENDPOINTS_BY_RESOURCE["payouts"], payout)
-        ]
-        rows = [row for contents in _concurrently(self._payout_contents, itemized) for row in contents]
+        rows: list[dict[str, Any]] = []
+        for payout in payouts:
+            if not payout.get("automatic") or invalid_reason(ENDPOINTS_BY_RESOURCE["payouts"], payout):
+                continue  # Stripe itemizes automatic payouts only; a rejected one is quarantined
+            synced_at = datetime.now(UTC)
+            for page in self.api.list_pages(PAYOUT_CONTENTS_PATH, {"payout": payout["id"]}):
+                for transaction in page:
+                    columns = {name: transaction.get(name) for name in PAYOUT_CONTENTS_COLUMNS}
+                    rows.append(
+                        self._with_lineage(
+                            {**columns, "id": transaction["id"], "payout": payout["id"]}, synced_at
+                        )
+                    )
         if rows:
             yield dlt.mark.with_table_name(rows, PAYOUT_CONTENTS_TABLE)
-
-    def _payout_contents(self, payout: dict[str, Any]) -> list[dict[str, Any]]:
-        synced_at = datetime.now(UTC)
-        rows = []
-        for page in self.api.list_pages(PAYOUT_CONTENTS_PATH, {"payout": payout["id"]}):
-            for transaction in page:
-                columns = {name: transaction.get(name) for name in PAYOUT_CONTENTS_COLUMNS}
-                columns |= {"id": transaction["id"], "payout": payout["id"]}
-                rows.append(self._with_lineage(columns, synced_at))
-        return rows
 
     def _with_lineage(self, record: dict[str, Any], synced_at: datetime) -> dict[str, Any]:
         return {**record, "workspace_id": self.api.workspace_id, "_revops_synced_at": synced_at}
@@ -134,18 +124,6 @@ class _Extraction:
             pages = self.api.list_pages(path.format(id=parent["id"]), query)
             children = [child for page in pages for child in page]
         return table, [self._with_lineage(child, synced_at) for child in children]
-
-
-_Item = TypeVar("_Item")
-_Result = TypeVar("_Result")
-
-
-def _concurrently(fetch: Callable[[_Item], _Result], items: list[_Item]) -> list[_Result]:
-    """`fetch` of every item, in order, up to CHILD_LIST_CONCURRENCY at a time (the first error raises)."""
-    if len(items) <= 1:
-        return [fetch(item) for item in items]
-    with ThreadPoolExecutor(max_workers=CHILD_LIST_CONCURRENCY, thread_name_prefix="stripe-children") as pool:
-        return list(pool.map(fetch, items))
 
 
 def declare_tables(schema: dlt.Schema) -> None:

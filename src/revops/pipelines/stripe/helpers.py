@@ -63,10 +63,8 @@ class StripeApi:
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         limiter = self._limiter_for(path)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            # The account's token last, just before the request: taken before a wait for the endpoint's,
-            # it would be spent late, bunching requests from concurrent threads above the account limit.
-            limiter.acquire()
             self._account_limiter.acquire()
+            limiter.acquire()
             try:
                 response = self._client.raw_request("get", path, **dict(params or {}))
                 # Decimal keeps fractional numbers (exchange rates) exact.

@@ -17,10 +17,6 @@ LIVE_MODE_REQUESTS_PER_SECOND = 100.0
 TEST_MODE_REQUESTS_PER_SECOND = 25.0
 PER_ENDPOINT_REQUESTS_PER_SECOND = 25.0
 PAGE_SIZE = 100
-# Child lists (a customer's cards, an invoice's further lines, a payout's contents) of one page of
-# parents are requested this many at a time: one after another, latency rather than the account's
-# rate limit would bound a load. The rate limiters stay the governor.
-CHILD_LIST_CONCURRENCY = 8
 # /v1/events reaches back 30 days; a cursor older than this margin forces a full re-sync.
 EVENTS_RETENTION_DAYS = 30
 EVENTS_SAFETY_MARGIN_DAYS = 1
